@@ -97,7 +97,7 @@ image-test: image ## Smoke-test the image: the entrypoint lists the components, 
 	user=$$($(BUILDAH) inspect --format '{{.OCIv1.Config.User}}' $$ctr); \
 	echo "image user: $$user"; [ "$$user" = "10001:10001" ]; \
 	$(BUILDAH) run --isolation chroot $$ctr -- /otelcol-eks components > bin/image-components.txt; \
-	bin/otelcol-eks components > bin/host-components.txt; \
+	bin/otelcol-eks-linux-$$($(GO) env GOARCH) components > bin/host-components.txt; \
 	diff -u bin/host-components.txt bin/image-components.txt; \
 	grep -q 'k8smeta' bin/image-components.txt; echo "image smoke test: components listed, user $$user"
 
