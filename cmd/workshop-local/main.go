@@ -14,12 +14,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/common/model"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/promserver"
 	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
 )
 
@@ -46,7 +46,9 @@ func run() error {
 	ordersAddr := flag.String("orders", "127.0.0.1:8080", "loopback address of the demo orders service")
 	scrape := flag.Duration("scrape-interval", workshop.DefaultScrapeInterval, "collector scrape interval")
 	rate := flag.Float64("orders-per-second", workshop.DefaultOrdersPerSecond, "orders placed per second by the demo")
+	collectorBin := flag.String("collector", "", "otelcol-eks binary (default: $"+workshop.BinaryEnv+", else <repo>/bin/otelcol-eks)")
 	config := flag.String("config", "", "collector config (default: <repo>/configs/local.yaml)")
+	logDir := flag.String("log-dir", filepath.Join(os.TempDir(), "otelcol-eks-workshop"), "directory for collector.log, standin.log and prometheus.log (rewritten on each run)")
 	quiet := flag.Bool("quiet", false, "do not echo the collector's and the stand-in's logs")
 	flag.Parse()
 
@@ -62,17 +64,15 @@ func run() error {
 		PrometheusAddr:  *promAddr,
 		StandinAddr:     *standinAddr,
 		OrdersAddr:      *ordersAddr,
+		CollectorBinary: *collectorBin,
 		ConfigPath:      *config,
 		AccessKeyID:     localAccessKeyID,
 		SecretAccessKey: localSecretAccessKey,
 		ScrapeInterval:  *scrape,
 		OrdersPerSecond: *rate,
 		Output:          output,
-		KeepLogs:        true,
+		LogDir:          *logDir,
 	})
-	if errors.Is(err, promserver.ErrNotInstalled) {
-		return fmt.Errorf("%w\n(`make run` installs it; by hand: %s)", err, promserver.InstallHint)
-	}
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ Local workshop is up.
   Collector config:    %s
   Logs:                %s
   Local test credentials: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (region %s, service aps)
-`, w.Prometheus().GraphURL(ordersByProduct), w.Prometheus().URL(), w.StandinURL(), w.AMPEndpoint(),
+`, w.GraphURL(ordersByProduct), w.PrometheusURL(), w.StandinURL(), w.AMPEndpoint(),
 		w.StandinURL(), w.Orders().URL(), w.Orders().URL(), o.ConfigPath, w.LogDir(),
 		o.AccessKeyID, o.SecretAccessKey, o.Region)
 

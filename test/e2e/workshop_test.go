@@ -1,0 +1,275 @@
+//go:build e2e
+
+// The end-to-end test of the local workshop: a real Prometheus behind the
+// SigV4-checking AMP stand-in, the orders demo, and bin/otelcol-eks with
+// configs/local.yaml (or $OTELCOL_EKS_BIN). Run with `make e2e`, i.e.
+// go test -tags e2e ./test/e2e.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
+	"github.com/otelcol-eks/otelcol-eks/internal/ordersdemo"
+	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+)
+
+const (
+	accessKeyID = "AKIDE2EWORKSHOP"
+	secretKey   = "e2e/Workshop+Secret/0123456789abcdefGHIJ"
+	wrongSecret = "e2e/Wrong+Secret/9876543210zyxwvuTSRQPO"
+	region      = "eu-central-1"
+	clusterName = "e2e-cluster"
+	// accountID starts with 0 and is all digits, to prove the external
+	// label keeps what was written rather than a number's rendering.
+	accountID = "012345678901"
+
+	// A 1s scrape interval makes the test quick; 5 orders per second gives
+	// the rate check 5 orders per scrape to work with.
+	scrapeInterval  = time.Second
+	ordersPerSecond = 5
+)
+
+func startWorkshop(t *testing.T, opts workshop.Options) *workshop.Workshop {
+	t.Helper()
+	opts.AccessKeyID, opts.SecretAccessKey = accessKeyID, secretKey
+	opts.Region, opts.ClusterName, opts.AccountID = region, clusterName, accountID
+	opts.ScrapeInterval = scrapeInterval
+	opts.OrdersPerSecond = ordersPerSecond
+	opts.Seed = 2024
+	opts.CollectorEnv = append(opts.CollectorEnv, "OTELCOL_LOG_ENCODING=json")
+	w, err := workshop.Start(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("collector log:\n%s", tail(w.CollectorLog(), 8000))
+			t.Logf("stand-in log:\n%s", tail(w.StandinLog(), 4000))
+			t.Logf("prometheus log:\n%s", tail(w.PrometheusLog(), 4000))
+		}
+		require.NoError(t, w.Stop())
+	})
+	return w
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// dashboardQueries returns the dashboard's queries by panel title, read from
+// the JSON file the workshop's users import.
+func dashboardQueries(t *testing.T) map[string]string {
+	t.Helper()
+	panels, err := ReadDashboardPanels(filepath.Join("..", "..", DashboardPath))
+	require.NoError(t, err)
+	q := map[string]string{}
+	for _, p := range panels {
+		require.Len(t, p.Exprs, 1, "panel %q", p.Title)
+		q[p.Title] = p.Exprs[0]
+	}
+	require.Len(t, q, 3)
+	return q
+}
+
+// waitFor polls cond every 100ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "timed out after %s waiting for %s", timeout, what)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func postState(t *testing.T, url string) ordersdemo.StateResponse {
+	t.Helper()
+	resp, err := http.Post(url, "", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st ordersdemo.StateResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	return st
+}
+
+func byProduct(v model.Vector) map[string]float64 {
+	m := make(map[string]float64, len(v))
+	for _, s := range v {
+		m[string(s.Metric["productId"])] = float64(s.Value)
+	}
+	return m
+}
+
+func assertNoSecretInLogs(t *testing.T, w *workshop.Workshop, secrets ...string) {
+	t.Helper()
+	logs := map[string]string{
+		"collector": w.CollectorLog(), "stand-in": w.StandinLog(), "prometheus": w.PrometheusLog(),
+	}
+	require.NotEmpty(t, logs["collector"], "the collector logged nothing")
+	require.NotEmpty(t, logs["prometheus"], "prometheus logged nothing")
+	for name, log := range logs {
+		for _, s := range secrets {
+			require.NotContains(t, log, s, "%s log holds a secret access key", name)
+		}
+	}
+}
+
+// TestDashboardQueriesMatchDemo checks that what reaches Prometheus through
+// the collector and the SigV4 check answers the dashboard's three queries
+// with exactly what the demo service reports.
+func TestDashboardQueriesMatchDemo(t *testing.T) {
+	t.Parallel()
+	w := startWorkshop(t, workshop.Options{})
+	prom := w.Prometheus()
+	queries := dashboardQueries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// Order Rate, while orders flow. rate() divides the increase it finds
+	// by the whole 2m range, so it reads low until the series is older than
+	// that: wait until there are samples just beyond the window (more in
+	// [2m5s] than in [2m]). Then rate() extrapolates the first and last
+	// samples to the window's edges, exact for a counter growing linearly.
+	// What is left: the generator keeps its pace against the wall clock, so
+	// the increase over the ~600 orders of the window is exact within ±1
+	// order of rounding and ±1 generator tick (200ms, 1 order) of scrape
+	// jitter at each end, under 1%. ±10% also absorbs stalls of a loaded
+	// 2-core CI machine (a stall over 1s is not made up: 10% is 12s of
+	// stalls in 2m), and still fails for a rate doubled, halved or zero.
+	first, cancelFirst := context.WithTimeout(ctx, time.Minute)
+	defer cancelFirst()
+	_, err := prom.WaitForQuery(first, queries["Order Count"], 0, func(v model.Vector) bool { return len(v) > 0 })
+	require.NoError(t, err, "no orders reached Prometheus within a minute; stand-in: %+v", w.Standin().Stats())
+	covered := `count_over_time(watch_orders_total{productId="*"}[125s]) - count_over_time(watch_orders_total{productId="*"}[2m])`
+	_, err = prom.WaitForQuery(ctx, covered, time.Second,
+		func(v model.Vector) bool { return len(v) == 1 && v[0].Value > 0 })
+	require.NoError(t, err)
+	rate, err := prom.Query(ctx, queries["Order Rate"], time.Time{})
+	require.NoError(t, err)
+	require.Len(t, rate, 1, "Order Rate: %v", rate)
+	require.Equal(t, model.Metric{"productId": "*"}, rate[0].Metric)
+	t.Logf("Order Rate: %v orders/s (demo: %v)", rate[0].Value, ordersPerSecond)
+	require.InEpsilon(t, float64(ordersPerSecond), float64(rate[0].Value), 0.10, "Order Rate")
+
+	// Orders by Product and Order Count: pause the demo, wait until
+	// Prometheus has the paused count, then compare everything exactly.
+	paused := postState(t, w.Orders().URL()+"/pause")
+	require.True(t, paused.Paused)
+	require.Positive(t, paused.Orders)
+	count, err := prom.WaitForQuery(ctx, queries["Order Count"], 0, func(v model.Vector) bool {
+		return len(v) == 1 && float64(v[0].Value) == float64(paused.Orders)
+	})
+	require.NoError(t, err, "Order Count never reached the paused demo's %d orders", paused.Orders)
+	require.Equal(t, model.Metric{"productId": "*"}, count[0].Metric)
+
+	// One scrape is one remote-write request, appended at once: once the
+	// count is the paused one, so is everything else of that scrape.
+	products, err := prom.Query(ctx, queries["Orders by Product"], time.Time{})
+	require.NoError(t, err)
+	want := map[string]float64{}
+	for id, q := range paused.Products {
+		want[id] = float64(q)
+	}
+	require.Equal(t, want, byProduct(products), "Orders by Product")
+	require.Len(t, want, len(ordersdemo.DefaultCatalogue()), "every product should have been ordered")
+	total, err := prom.Query(ctx, `watch_orderTotal`, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, total, 1)
+	require.Equal(t, paused.OrderTotal, float64(total[0].Value), "watch_orderTotal")
+
+	// Every series carries job, instance and the workshop's external labels.
+	series, err := prom.Query(ctx, `watch_orders_total`, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, series, len(want)+1)
+	for _, s := range series {
+		require.Equal(t, model.LabelValue("orders"), s.Metric["job"], "%v", s.Metric)
+		require.Equal(t, model.LabelValue(w.Orders().Addr()), s.Metric["instance"], "%v", s.Metric)
+		require.Equal(t, model.LabelValue(clusterName), s.Metric["cluster"], "%v", s.Metric)
+		require.Equal(t, model.LabelValue(accountID), s.Metric["account_id"], "%v", s.Metric)
+		require.Equal(t, model.LabelValue(region), s.Metric["region"], "%v", s.Metric)
+	}
+
+	st := w.Standin().Stats()
+	require.Zero(t, st.RejectedTotal, "stand-in rejected requests: %v", st.Rejected)
+	require.Positive(t, st.Accepted)
+	for code, n := range st.Upstream {
+		require.True(t, strings.HasPrefix(code, "2"), "Prometheus answered %s to %d requests", code, n)
+	}
+
+	require.NoError(t, w.StopCollector())
+	assertNoSecretInLogs(t, w, secretKey)
+	require.NotContains(t, w.CollectorLog(), "failed to send WriteRequest")
+}
+
+// collectorLogLine is the part of a collector JSON log line the test reads.
+type collectorLogLine struct {
+	Msg        string `json:"msg"`
+	StatusCode int    `json:"status_code"`
+	Error      string `json:"error"`
+}
+
+// TestWrongSecretIsRejected checks that a collector signing with the wrong
+// secret gets 403s, logs each rejection once with AMP's reason, is not
+// retried into a storm, and writes nothing.
+func TestWrongSecretIsRejected(t *testing.T) {
+	t.Parallel()
+	started := time.Now()
+	w := startWorkshop(t, workshop.Options{CollectorSecretAccessKey: wrongSecret})
+
+	waitFor(t, time.Minute, "three rejected requests", func() bool {
+		return w.Standin().Stats().RejectedTotal >= 3
+	})
+	// Stopped, the collector has logged all it will, and the counters are final.
+	require.NoError(t, w.StopCollector())
+	scrapes := w.Orders().Scrapes()
+	st := w.Standin().Stats()
+	require.Zero(t, st.Accepted)
+	require.Equal(t, map[string]int64{"signature_mismatch": st.RejectedTotal}, st.Rejected)
+	require.Empty(t, st.Upstream, "nothing may reach Prometheus")
+
+	var rejected []collectorLogLine
+	sc := bufio.NewScanner(strings.NewReader(w.CollectorLog()))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l collectorLogLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Msg != "failed to send WriteRequest to remote endpoint" {
+			continue
+		}
+		rejected = append(rejected, l)
+	}
+	require.NoError(t, sc.Err())
+	// Every rejected request is logged exactly once, with the 403 and AMP's
+	// reason: the exporter treats 403 as permanent and does not retry it.
+	require.Len(t, rejected, int(st.RejectedTotal))
+	for _, l := range rejected {
+		require.Equal(t, http.StatusForbidden, l.StatusCode)
+		require.Contains(t, l.Error, "The request signature we calculated does not match")
+	}
+	// At most one request per scrape (each scrape is one batch), plus the
+	// staleness markers the receiver sends when it stops: one log line per
+	// scrape interval at most.
+	require.LessOrEqual(t, st.RejectedTotal, scrapes+1, "more rejected requests than scrapes (%d)", scrapes)
+	// The stand-in, like AMP's logs, names the reason, once per interval.
+	standinLogs := strings.Count(w.StandinLog(), "rejected remote-write request")
+	require.Equal(t, standinLogs, strings.Count(w.StandinLog(), "reason=signature_mismatch"))
+	require.Positive(t, standinLogs)
+	require.LessOrEqual(t, standinLogs, 1+int(time.Since(started)/ampstandin.DefaultLogInterval))
+
+	all, err := w.Prometheus().Query(context.Background(), `count({__name__=~".+"})`, time.Time{})
+	require.NoError(t, err)
+	require.Empty(t, all, "Prometheus holds series")
+
+	assertNoSecretInLogs(t, w, secretKey, wrongSecret)
+}
