@@ -38,7 +38,8 @@ help: ## List the targets.
 
 .PHONY: run
 run: build ensure-prometheus ## Run the EKS workshop locally: Prometheus (AMP stand-in, SigV4 checked), demo orders service, otelcol-eks.
-	$(GO) run ./cmd/workshop-local --collector $(BIN)
+	$(GO) build -o bin/workshop-local ./cmd/workshop-local
+	exec bin/workshop-local -collector $(BIN)
 
 .PHONY: test
 test: check-generate build ensure-prometheus ## Every test CI runs: unit, golden, distribution, end to end.
@@ -108,8 +109,9 @@ unit: ## Unit and golden tests only (no binary, no services).
 	$(GO) test -tags $(BUILD_TAGS) ./...
 
 .PHONY: golden
-golden: ## Rewrite every golden file; review the diff like code.
+golden: build ## Rewrite every golden file (and deploy/'s copies of configs/); review the diff like code.
 	UPDATE_GOLDEN=1 $(GO) test -tags $(BUILD_TAGS) -count=1 ./...
+	UPDATE_GOLDEN=1 $(GO) test -tags $(BUILD_TAGS),e2e -count=1 -run TestDeployCollectorsValidate ./test/dist/
 	git status --short -- '*testdata*'
 
 .PHONY: e2e
@@ -123,7 +125,17 @@ bench: ## Go benchmarks of our own code.
 .PHONY: lint
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
-	$(GO) vet -tags $(BUILD_TAGS),e2e ./...
+	$(GO) vet -tags $(BUILD_TAGS),e2e,e2ek8s,chaos ./...
+
+## ---- Kubernetes ----
+
+.PHONY: k8s-binaries
+k8s-binaries: ## Build kube-apiserver v1.37.2, etcd v3.6.16 and kustomize into ~/.cache/otelcol-eks (once; ~8 min cold).
+	test/k8sbuild/build.sh
+
+.PHONY: e2e-k8s
+e2e-k8s: build ensure-prometheus k8s-binaries ## The workshop against a real kube-apiserver: deploy/'s RBAC, discovery, k8smeta, SigV4 remote write.
+	$(GO) test -tags $(BUILD_TAGS),e2ek8s -count=1 -timeout 15m ./internal/testenv/kubeapiserver/ ./test/e2ek8s/
 
 ## ---- machine set-up ----
 
