@@ -42,9 +42,11 @@ run: build ensure-prometheus ## Run the EKS workshop locally: Prometheus (AMP st
 	exec bin/workshop-local -collector $(BIN)
 
 .PHONY: test
-test: check-generate build ensure-prometheus ## Every test CI runs: unit, golden, distribution, end to end.
+test: check-generate build ensure-prometheus ## Every test CI runs: unit, golden, the built binary, end to end, against a real kube-apiserver.
 	$(GO) test -tags $(BUILD_TAGS) -count=1 ./...
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory e2e-k8s
+	$(MAKE) --no-print-directory chaos
 
 ## ---- building ----
 
@@ -80,6 +82,8 @@ release: ## Build bin/otelcol-eks-linux-{amd64,arm64}.
 image: release ## Build the multi-arch image (one manifest, linux/amd64 + linux/arm64) with docker or buildah.
 	mkdir -p bin/image-context
 	cp /etc/ssl/certs/ca-certificates.crt bin/image-context/ca-certificates.crt
+	mkdir -p bin/image-context/var-lib-otelcol-eks
+	echo "otelcol-eks write-ahead log directory" > bin/image-context/var-lib-otelcol-eks/README
 	if docker info >/dev/null 2>&1; then \
 		docker buildx build --platform $$(printf 'linux/%s,' $(ARCHES) | sed 's/,$$//') -t $(IMAGE) .; \
 	else \
@@ -100,7 +104,12 @@ image-test: image ## Smoke-test the image: the entrypoint lists the components, 
 	$(BUILDAH) run --isolation chroot $$ctr -- /otelcol-eks components > bin/image-components.txt; \
 	bin/otelcol-eks-linux-$$($(GO) env GOARCH) components > bin/host-components.txt; \
 	diff -u bin/host-components.txt bin/image-components.txt; \
-	grep -q 'k8smeta' bin/image-components.txt; echo "image smoke test: components listed, user $$user"
+	grep -q 'k8smeta' bin/image-components.txt; \
+	$(BUILDAH) run --isolation chroot $$ctr -- /otelcol-eks validate --config /etc/otelcol-eks/config.yaml > bin/image-validate.txt 2>&1 || true; \
+	grep -q 'AMP_ENDPOINT' bin/image-validate.txt || { cat bin/image-validate.txt; echo "the default config must name AMP_ENDPOINT when it is unset"; exit 1; }; \
+	owner=$$(stat -c %u:%g "$$($(BUILDAH) mount $$ctr)/var/lib/otelcol-eks"); $(BUILDAH) umount $$ctr >/dev/null; \
+	echo "write-ahead log directory owner: $$owner"; [ "$$owner" = "10001:10001" ]; \
+	echo "image smoke test: components listed, default config validated, user $$user"
 
 ## ---- tests ----
 
@@ -126,6 +135,10 @@ bench: ## Go benchmarks of our own code.
 lint: ## gofmt and go vet.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w"; exit 1; }
 	$(GO) vet -tags $(BUILD_TAGS),e2e,e2ek8s,chaos ./...
+
+.PHONY: chaos
+chaos: build ensure-prometheus ## Fault injection: outage, restart, backend answers, overload, SIGTERM, bad input, secrets (CHAOS_LONG=1: 5-minute outages).
+	$(GO) test -tags $(BUILD_TAGS),chaos -count=1 -timeout 20m -v ./test/chaos/
 
 ## ---- Kubernetes ----
 

@@ -88,6 +88,17 @@ func TestSetAndFeatureGates(t *testing.T) {
 		"--set=exporters::prometheus_remote_write/amp::endpoint=http://127.0.0.1:9091/api/v1/remote_write",
 		"--feature-gates=+"+gate)
 	require.Equal(t, 0, res.exitCode, res.out)
+
+	// The distribution turns on RetryOn429 (AMP throttles with 429); a user
+	// can still turn it off.
+	retry429 := "exporter.prometheusremotewritexporter.RetryOn429"
+	res = runCollector(t, "featuregate", retry429)
+	require.Equal(t, 0, res.exitCode, res.out)
+	require.Contains(t, res.out, "Enabled: true")
+	res = runCollector(t, "validate", "--config", config,
+		"--set=exporters::prometheus_remote_write/amp::endpoint=http://127.0.0.1:9091/api/v1/remote_write",
+		"--feature-gates=-"+retry429)
+	require.Equal(t, 0, res.exitCode, res.out)
 }
 
 // TestComponentsAreBuilderConfig: `otelcol-eks components` lists exactly the

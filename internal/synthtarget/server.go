@@ -1,0 +1,168 @@
+package synthtarget
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures Start.
+type Config struct {
+	// Targets is the number of targets (T), each on its own loopback port.
+	Targets int
+	// LabelSets is the number of label sets each target serves (S); each is
+	// SamplesPerLabelSet series.
+	LabelSets int
+	// Namespace is the namespace label's value; "" means "synth".
+	Namespace string
+	// Host is the loopback address to listen on; "" means 127.0.0.1.
+	Host string
+}
+
+// Scrape is one answer a target served.
+type Scrape struct {
+	// Seq is the scrape's sequence number on its target: 1, 2, 3, ...
+	Seq int64
+	// At is when the answer was written.
+	At time.Time
+	// LabelSets is how many label sets it held (Scale times Config.LabelSets).
+	LabelSets int
+}
+
+// Set is a running set of targets. Its methods are safe for concurrent use.
+type Set struct {
+	cfg     Config
+	targets []*Target
+	scale   atomic.Int64
+}
+
+// Target is one synthetic scrape target.
+type Target struct {
+	set   *Set
+	index int
+	pod   string
+	ln    net.Listener
+	srv   *http.Server
+
+	mu      sync.Mutex
+	seq     int64
+	scrapes []Scrape
+	sets    []labelSet // grows with Scale, never shrinks
+	buf     []byte
+}
+
+// Start listens on Config.Targets free loopback ports and serves /metrics
+// on each.
+func Start(cfg Config) (*Set, error) {
+	if cfg.Targets < 1 || cfg.LabelSets < 1 {
+		return nil, fmt.Errorf("cannot start targets: want at least one target and one label set, got %d and %d", cfg.Targets, cfg.LabelSets)
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "synth"
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(cfg.Host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("cannot start targets: host %q is not a loopback address", cfg.Host)
+	}
+	s := &Set{cfg: cfg}
+	s.scale.Store(1)
+	for i := range cfg.Targets {
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, "0"))
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("cannot listen for target %d: %w", i, err)
+		}
+		t := &Target{set: s, index: i, pod: PodName(i), ln: ln}
+		t.srv = &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
+		s.targets = append(s.targets, t)
+		go func() { _ = t.srv.Serve(ln) }()
+	}
+	return s, nil
+}
+
+// PodName is the pod label of target i, shaped like a Deployment's pod.
+func PodName(i int) string { return fmt.Sprintf("synth-%03d-7d4b9c8f6-x2x7q", i) }
+
+// Targets returns the targets in index order.
+func (s *Set) Targets() []*Target { return s.targets }
+
+// Addrs returns every target's host:port, in index order.
+func (s *Set) Addrs() []string {
+	out := make([]string, len(s.targets))
+	for i, t := range s.targets {
+		out[i] = t.Addr()
+	}
+	return out
+}
+
+// SetScale multiplies the label sets every target serves from the next
+// scrape on (1 is Config.LabelSets); the overload scenario uses 10.
+func (s *Set) SetScale(factor int) {
+	s.scale.Store(int64(max(factor, 1)))
+}
+
+// SamplesServed is the number of samples every target served so far.
+func (s *Set) SamplesServed() int64 {
+	var n int64
+	for _, t := range s.targets {
+		for _, sc := range t.Served() {
+			n += int64(sc.LabelSets) * SamplesPerLabelSet
+		}
+	}
+	return n
+}
+
+// Close stops every target. It is safe to call more than once.
+func (s *Set) Close() error {
+	var errs []error
+	for _, t := range s.targets {
+		if err := t.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Index is the target's position in its Set.
+func (t *Target) Index() int { return t.index }
+
+// Pod is the pod label this target's series carry.
+func (t *Target) Pod() string { return t.pod }
+
+// Addr is the target's host:port.
+func (t *Target) Addr() string { return t.ln.Addr().String() }
+
+// Served returns a copy of the scrapes served so far, in order.
+func (t *Target) Served() []Scrape {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Scrape(nil), t.scrapes...)
+}
+
+// ServeHTTP answers a scrape: the next sequence number's exposition.
+func (t *Target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/metrics" {
+		http.NotFound(w, r)
+		return
+	}
+	want := t.set.cfg.LabelSets * int(t.set.scale.Load())
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.sets) < want {
+		t.sets = append(t.sets, newLabelSet(t.set.cfg.Namespace, t.pod, len(t.sets)))
+	}
+	t.seq++
+	t.buf = appendExposition(t.buf[:0], t.sets[:want], t.seq)
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(t.buf)))
+	_, _ = w.Write(t.buf)
+	t.scrapes = append(t.scrapes, Scrape{Seq: t.seq, At: time.Now(), LabelSets: want})
+}

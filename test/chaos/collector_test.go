@@ -1,0 +1,434 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+// Static test credentials: the stand-in accepts exactly these, and the
+// secrets scenario asserts that no captured log ever contains the secret or
+// the session token.
+const (
+	testAccessKeyID    = "AKIDCHAOSTEST0000001"
+	testSecretKey      = "chaos-secret-key-Zq8vN3xR7wLp2sTb9yKm"
+	testSessionToken   = "chaos-session-token-Hj4Kd8Wq1Zx5Cv7Bn0Mf"
+	testRegion         = "us-west-2"
+	testWorkspace      = "ws-chaos"
+	defaultShutdownMax = 30 * time.Second
+)
+
+// logs holds every log the suite captured (collector, stand-in,
+// Prometheus), for the secrets check in TestMain.
+var logs struct {
+	sync.Mutex
+	all []*capture
+}
+
+// capture is a goroutine-safe in-memory log, registered in logs.
+type capture struct {
+	name string
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func newCapture(name string) *capture {
+	c := &capture{name: name}
+	logs.Lock()
+	logs.all = append(logs.all, c)
+	logs.Unlock()
+	return c
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+func (c *capture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	return root
+}
+
+func collectorBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("OTELCOL_EKS_BIN")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(t), "bin", "otelcol-eks")
+	}
+	_, err := os.Stat(bin)
+	require.NoError(t, err, "the collector binary is missing: run `make build` (or set OTELCOL_EKS_BIN)")
+	return bin
+}
+
+// freePort returns a loopback port free at the time of the call.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// scrapeLimitKeys are the Prometheus global scrape limits copied from the
+// shipped receiver config into the suite's own scrape config.
+var scrapeLimitKeys = []string{"label_value_length_limit", "label_name_length_limit", "label_limit", "body_size_limit", "sample_limit"}
+
+// shippedWithLimits returns the sections of configs/<name> this suite exercises:
+// the remote-write exporter, the memory_limiter and batch processors and
+// the sigv4auth extension, exactly as the distribution ships them, and the
+// receiver's global scrape limits.
+func shippedWithLimits(t testing.TB, name string) (exporter, memoryLimiter, batch, sigv4, limits map[string]any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", name))
+	require.NoError(t, err)
+	var cfg struct {
+		Processors map[string]map[string]any `yaml:"processors"`
+		Exporters  map[string]map[string]any `yaml:"exporters"`
+		Extensions map[string]map[string]any `yaml:"extensions"`
+		Receivers  struct {
+			Prometheus struct {
+				Config struct {
+					Global map[string]any `yaml:"global"`
+				} `yaml:"config"`
+			} `yaml:"prometheus"`
+		} `yaml:"receivers"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &cfg))
+	exporter = cfg.Exporters["prometheus_remote_write"]
+	require.NotNil(t, exporter, "configs/%s has no prometheus_remote_write exporter", name)
+	limits = map[string]any{}
+	for _, k := range scrapeLimitKeys {
+		if v, ok := cfg.Receivers.Prometheus.Config.Global[k]; ok {
+			limits[k] = v
+		}
+	}
+	return exporter, cfg.Processors["memory_limiter"], cfg.Processors["batch"], cfg.Extensions["sigv4auth"], limits
+}
+
+// collectorSpec is what one collector run is given.
+type collectorSpec struct {
+	// Targets are the static scrape targets (host:port).
+	Targets []string
+	// ScrapeInterval is the scrape interval; 0 means 1s.
+	ScrapeInterval time.Duration
+	// Exporter overrides keys of the shipped exporter (nil value: delete).
+	Exporter map[string]any
+	// Processors is the pipeline's processors; nil means memory_limiter, batch.
+	Processors []string
+	// ExtraProcessors are added to the processors section (e.g. k8smeta).
+	ExtraProcessors map[string]any
+	// ExtraScrapeConfigs are appended to the synthetic job.
+	ExtraScrapeConfigs []map[string]any
+	// FeatureGates is passed as --feature-gates when not empty.
+	FeatureGates string
+	// Env holds extra NAME=value entries.
+	Env []string
+}
+
+// collector is one run of bin/otelcol-eks.
+type collector struct {
+	t          testing.TB
+	cmd        *exec.Cmd
+	log        *capture
+	healthURL  string
+	metricsURL string
+	exited     chan struct{}
+	waitErr    error
+}
+
+// writeConfig composes the collector config for spec from the shipped
+// sections and returns its path and the telemetry and health ports.
+func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, healthPort, metricsPort int) {
+	t.Helper()
+	exp, ml, batch, sigv4, limits := shippedWithLimits(t, "daemonset.yaml")
+	exporter := map[string]any{}
+	for k, v := range exp {
+		exporter[k] = v
+	}
+	for k, v := range spec.Exporter {
+		if v == nil {
+			delete(exporter, k)
+			continue
+		}
+		exporter[k] = v
+	}
+	interval := spec.ScrapeInterval
+	if interval == 0 {
+		interval = time.Second
+	}
+	scrapeConfigs := []map[string]any{{
+		"job_name":        "synth",
+		"scrape_interval": interval.String(),
+		"scrape_timeout":  interval.String(),
+		"static_configs":  []map[string]any{{"targets": spec.Targets}},
+	}}
+	scrapeConfigs = append(scrapeConfigs, spec.ExtraScrapeConfigs...)
+	processors := map[string]any{"memory_limiter": ml, "batch": batch}
+	for k, v := range spec.ExtraProcessors {
+		processors[k] = v
+	}
+	pipeline := spec.Processors
+	if pipeline == nil {
+		pipeline = []string{"memory_limiter", "batch"}
+	}
+	global := map[string]any{"scrape_interval": interval.String()}
+	for k, v := range limits {
+		global[k] = v
+	}
+	healthPort, metricsPort = freePort(t), freePort(t)
+	cfg := map[string]any{
+		"receivers": map[string]any{"prometheus": map[string]any{"config": map[string]any{
+			"global":         global,
+			"scrape_configs": scrapeConfigs,
+		}}},
+		"processors": processors,
+		"exporters":  map[string]any{"prometheus_remote_write": exporter},
+		"extensions": map[string]any{
+			"sigv4auth":    sigv4,
+			"health_check": map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
+		},
+		"service": map[string]any{
+			"extensions": []string{"health_check", "sigv4auth"},
+			"telemetry": map[string]any{
+				"logs": map[string]any{"level": "info"},
+				"metrics": map[string]any{"readers": []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
+					"prometheus": map[string]any{"host": "127.0.0.1", "port": metricsPort},
+				}}}}},
+			},
+			"pipelines": map[string]any{"metrics": map[string]any{
+				"receivers": []string{"prometheus"}, "processors": pipeline, "exporters": []string{"prometheus_remote_write"},
+			}},
+		},
+	}
+	raw, err := yaml.Marshal(cfg)
+	require.NoError(t, err)
+	path = filepath.Join(dir, fmt.Sprintf("collector-%d.yaml", time.Now().UnixNano()))
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	return path, healthPort, metricsPort
+}
+
+// startCollector runs the collector for spec against ampEndpoint (the
+// workspace URL ending in '/'), with storageDir as its persistent directory,
+// and waits until it is healthy.
+func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec collectorSpec) *collector {
+	t.Helper()
+	cfgPath, healthPort, metricsPort := writeConfig(t, dir, spec)
+	args := []string{"--config", cfgPath}
+	if spec.FeatureGates != "" {
+		args = append(args, "--feature-gates="+spec.FeatureGates)
+	}
+	c := &collector{
+		t:          t,
+		cmd:        exec.Command(collectorBinary(t), args...),
+		log:        newCapture("collector " + t.Name()),
+		healthURL:  fmt.Sprintf("http://127.0.0.1:%d/", healthPort),
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
+		exited:     make(chan struct{}),
+	}
+	c.cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=" + testAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + testSecretKey,
+		"AWS_SESSION_TOKEN=" + testSessionToken,
+		"AWS_REGION=" + testRegion,
+		"AWS_ACCOUNT_ID=123456789012",
+		"EKS_CLUSTER_NAME=chaos",
+		"K8S_NODE_NAME=node-a",
+		"AMP_ENDPOINT=" + ampEndpoint,
+		"OTELCOL_STORAGE_DIR=" + storageDir,
+	}, spec.Env...)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, c.cmd.Start())
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-c.exited:
+		default:
+			_ = c.cmd.Process.Kill()
+			<-c.exited
+		}
+		if t.Failed() {
+			t.Logf("collector log (last 8000 bytes):\n%s", tail(c.log.String(), 8000))
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, c.waitHealthy(ctx))
+	return c
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+func (c *collector) waitHealthy(ctx context.Context) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if resp, err := client.Get(c.healthURL); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("collector exited during startup (%v); its log:\n%s", c.waitErr, tail(c.log.String(), 6000))
+		case <-ctx.Done():
+			return fmt.Errorf("collector not healthy: %w; its log:\n%s", ctx.Err(), tail(c.log.String(), 6000))
+		case <-tick.C:
+		}
+	}
+}
+
+// kill ends the collector with SIGKILL, as the OOM killer or a node does.
+func (c *collector) kill() {
+	c.t.Helper()
+	require.NoError(c.t, c.cmd.Process.Kill())
+	<-c.exited
+}
+
+// stop sends SIGTERM and returns how long the collector took to exit; it
+// fails the test when the exit takes longer than within or is not clean.
+func (c *collector) stop(within time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	require.NoError(c.t, c.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-c.exited:
+	case <-time.After(within):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		c.t.Fatalf("collector did not exit within %s of SIGTERM", within)
+	}
+	require.NoError(c.t, c.waitErr, "collector exit")
+	return time.Since(start)
+}
+
+// running reports whether the process is still alive.
+func (c *collector) running() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// rssBytes is the collector's resident set size.
+func (c *collector) rssBytes() (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("cannot read process status: %w", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS in process status")
+}
+
+// metrics reads the collector's own telemetry, each family summed over
+// its label sets (name -> sum).
+func (c *collector) metrics() (map[string]float64, error) {
+	return scrapeSums(c.metricsURL)
+}
+
+// scrapeSums fetches a Prometheus text exposition and sums each family.
+func scrapeSums(url string) (map[string]float64, error) {
+	families, err := scrapeFamilies(url)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for name, fam := range families {
+		for _, m := range fam.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				out[name] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[name] += m.Gauge.GetValue()
+			case m.Untyped != nil:
+				out[name] += m.Untyped.GetValue()
+			}
+		}
+	}
+	return out, nil
+}
+
+func scrapeFamilies(url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, fmt.Errorf("cannot scrape %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse %s: %w", url, err)
+	}
+	return fams, nil
+}
+
+// logCount counts the collector log lines containing every one of subs.
+func (c *collector) logCount(subs ...string) int {
+	n := 0
+	for _, line := range strings.Split(c.log.String(), "\n") {
+		ok := true
+		for _, s := range subs {
+			if !strings.Contains(line, s) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
