@@ -87,19 +87,3 @@ func (p *k8smetaProcessor) associateResource(c *metaCache, res pcommon.Map, coun
 	}
 	return nil, len(p.order)
 }
-
-// associatePoint looks up the pod named by a data point's labels. The
-// caller holds the cache lock.
-func (p *k8smetaProcessor) associatePoint(c *metaCache, attrs pcommon.Map, counts *assocCounts) *podMeta {
-	ns, ok := strAttr(attrs, p.nsLabel)
-	if !ok {
-		return nil
-	}
-	name, ok := strAttr(attrs, p.podLabel)
-	if !ok {
-		return nil
-	}
-	pod := c.podByName(ns, name)
-	counts.add(srcDatapoint, pod != nil)
-	return pod
-}

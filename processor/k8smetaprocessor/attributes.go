@@ -1,10 +1,6 @@
 package k8smetaprocessor
 
-import (
-	"strings"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
-)
+import "strings"
 
 // Resource attribute names (semantic conventions, stable since v1.42; the
 // k8s.<kind>.label.<key> form is used where no dedicated name exists).
@@ -113,29 +109,4 @@ func sanitizeLabelName(key string) string {
 		}
 	}
 	return b.String()
-}
-
-// attrWriter writes values into attribute maps, keeping non-empty values
-// already there unless overwrite is set.
-type attrWriter struct {
-	overwrite bool
-}
-
-// put writes k=v into m. Empty keys and values are skipped. An existing
-// value is replaced only if overwrite is set or it is an empty string.
-func (w attrWriter) put(m pcommon.Map, k, v string) {
-	if k == "" || v == "" {
-		return
-	}
-	if cur, ok := m.Get(k); ok {
-		if !w.overwrite && (cur.Type() != pcommon.ValueTypeStr || cur.Str() != "") {
-			return
-		}
-		if cur.Type() == pcommon.ValueTypeStr && cur.Str() == v {
-			return
-		}
-		cur.SetStr(v)
-		return
-	}
-	m.PutStr(k, v)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const benchPoints = 1000
@@ -90,6 +91,128 @@ func BenchmarkResourceLevelSteady(b *testing.B)  { benchEnrich(b, resourceBatch(
 func BenchmarkResourceLevelFresh(b *testing.B)   { benchEnrich(b, resourceBatch(), false) }
 func BenchmarkDatapointLevelSteady(b *testing.B) { benchEnrich(b, pointBatch(1000), true) }
 func BenchmarkDatapointLevelFresh(b *testing.B)  { benchEnrich(b, pointBatch(1000), false) }
+
+// Shape of BenchmarkCadvisorBatch: one kubelet cadvisor scrape of a node
+// running cadvisorPods pods, cadvisorSeries series per pod.
+const (
+	cadvisorPods   = 30
+	cadvisorSeries = 40
+)
+
+// cadvisorBatch is shaped like the Prometheus receiver's output for a
+// cadvisor scrape: one resource (the kubelet, host network), one metric per
+// family, and in each metric one point per pod, so consecutive points
+// belong to different pods and each pod recurs in every metric. Every point
+// carries cadvisor's labels, with attribute capacity equal to length as the
+// receiver allocates it.
+func cadvisorBatch() pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr(attrServerAddress, "192.168.1.5")
+	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+	for m := range cadvisorSeries {
+		metric := ms.AppendEmpty()
+		metric.SetName(fmt.Sprintf("container_metric_%02d", m))
+		dps := metric.SetEmptyGauge().DataPoints()
+		for i := range cadvisorPods {
+			pod := fmt.Sprintf("svc%04d-7d4b9c8f6-x2x7q", i)
+			dp := dps.AppendEmpty()
+			dp.SetDoubleValue(float64(m * i))
+			a := dp.Attributes()
+			a.EnsureCapacity(6)
+			a.PutStr("container", "app")
+			a.PutStr("id", "/kubepods/burstable/pod"+pod+"/0123456789abcdef")
+			a.PutStr("image", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/app:v1.2.3")
+			a.PutStr("name", "0123456789abcdef0123456789abcdef")
+			a.PutStr("namespace", "shop")
+			a.PutStr("pod", pod)
+		}
+	}
+	return md
+}
+
+// cadvisorProcessor is configured as on EKS: cluster name, workload, node
+// and node topology from a node carrying the EKS labels, so that ten labels
+// are written on every point of cadvisorBatch.
+func cadvisorProcessor(b *testing.B) *k8smetaProcessor {
+	cfg := benchConfig()
+	cfg.ClusterName = "prod-eu"
+	p := newTestProcessor(b, cfg, benchPods(1000)...)
+	p.cache.Load().upsertNode(&metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{
+		labelZone: "eu-west-1a", labelRegion: "eu-west-1", labelInstanceType: "m7g.xlarge",
+		labelNodegroup: "general", labelCapacityType: "ON_DEMAND",
+	}})
+	return p
+}
+
+// cadvisorLabels are the ten labels cadvisorProcessor writes, for the
+// pdata floor benchmark.
+var cadvisorLabels = [][2]string{
+	{"cluster", "prod-eu"}, {"workload_kind", "Deployment"}, {"workload", "svc0001"}, {"deployment", "svc0001"},
+	{"node", "node-a"}, {"zone", "eu-west-1a"}, {"region", "eu-west-1"}, {"instance_type", "m7g.xlarge"},
+	{"nodegroup", "general"}, {"capacity_type", "ON_DEMAND"},
+}
+
+// benchCadvisor runs f over fresh copies of cadvisorBatch (copies made
+// outside the timer): the realistic steady state of a scrape pipeline,
+// where every batch is freshly scraped pdata and every label is new on
+// every point.
+func benchCadvisor(b *testing.B, f func(pmetric.Metrics)) {
+	batch := cadvisorBatch()
+	const points = cadvisorPods * cadvisorSeries
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		md := pmetric.NewMetrics()
+		batch.CopyTo(md)
+		b.StartTimer()
+		f(md)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
+}
+
+// BenchmarkCadvisorBatch: the processor on fresh cadvisor batches.
+func BenchmarkCadvisorBatch(b *testing.B) {
+	p := cadvisorProcessor(b)
+	benchCadvisor(b, func(md pmetric.Metrics) { p.enrich(md) })
+}
+
+// BenchmarkCadvisorPdataFloor is what pdata charges any processor that
+// adds the same ten labels to every point of the same fresh batches, with
+// no lookup at all: one capacity reservation and ten Map.PutStr per point.
+// BenchmarkCadvisorBatch minus this is the processor's own cost.
+func BenchmarkCadvisorPdataFloor(b *testing.B) {
+	benchCadvisor(b, func(md pmetric.Metrics) {
+		ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+		for i := range ms.Len() {
+			dps := ms.At(i).Gauge().DataPoints()
+			for j := range dps.Len() {
+				a := dps.At(j).Attributes()
+				a.EnsureCapacity(a.Len() + len(cadvisorLabels))
+				for _, kv := range cadvisorLabels {
+					a.PutStr(kv[0], kv[1])
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkCadvisorSteady: the same batch once enriched, so every label is
+// present and nothing is written: the cost of lookups and checks alone
+// when pods recur in a batch (here every 30 points).
+func BenchmarkCadvisorSteady(b *testing.B) {
+	p := cadvisorProcessor(b)
+	batch := cadvisorBatch()
+	p.enrich(batch)
+	const points = cadvisorPods * cadvisorSeries
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		p.enrich(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
+}
 
 // BenchmarkPodMemory reports the heap held per cached pod (all indexes
 // included) after adding 5000 pods, and the total.

@@ -23,7 +23,6 @@ type k8smetaProcessor struct {
 	logger   *zap.Logger
 	tel      *metadata.TelemetryBuilder
 	registry *cacheRegistry
-	writer   attrWriter
 
 	order       []int // association sources in configured order
 	pointPos    int   // position of datapoint_labels in order, len(order) if absent
@@ -34,6 +33,12 @@ type k8smetaProcessor struct {
 	nsLabels    []keyPair
 	assocOpts   [numSources][2]metric.AddOption
 	needsLookup bool
+
+	// Names written on data points and on resources, resolved once;
+	// states holds reusable *batchState.
+	pointNames    *keyNames
+	resourceNames *keyNames
+	states        sync.Pool
 
 	cache    atomic.Pointer[metaCache]
 	mu       sync.Mutex
@@ -51,7 +56,6 @@ func newK8smetaProcessor(cfg *Config, set component.TelemetrySettings, registry 
 		logger:      set.Logger,
 		tel:         tel,
 		registry:    registry,
-		writer:      attrWriter{overwrite: cfg.Overwrite},
 		podLabels:   labelKeys(podLabelPrefix, cfg.Extract.PodLabels),
 		nodeLabels:  labelKeys(nodeLabelPrefix, cfg.Extract.NodeLabels),
 		nsLabels:    labelKeys(namespaceLabelPref, cfg.Extract.NamespaceLabels),
@@ -66,6 +70,8 @@ func newK8smetaProcessor(cfg *Config, set component.TelemetrySettings, registry 
 			p.nsLabel, p.podLabel = a.NamespaceLabel, a.PodLabel
 		}
 	}
+	p.pointNames, p.resourceNames = newKeyNames(p, true), newKeyNames(p, false)
+	p.states.New = func() any { return newBatchState(p) }
 	for s := range numSources {
 		for r, result := range []string{"miss", "hit"} {
 			p.assocOpts[s][r] = metric.WithAttributeSet(attribute.NewSet(
@@ -167,18 +173,7 @@ func (p *k8smetaProcessor) observeSynced(_ context.Context, o metric.Int64Observ
 // processMetrics enriches md in place. It never fails and never drops
 // data: whatever cannot be associated passes through unchanged.
 func (p *k8smetaProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-	c := p.cache.Load()
-	var counts assocCounts
-	if c != nil {
-		c.mu.RLock()
-	}
-	rms := md.ResourceMetrics()
-	for i := range rms.Len() {
-		p.enrichResource(c, rms.At(i), &counts)
-	}
-	if c != nil {
-		c.mu.RUnlock()
-	}
+	counts := p.enrich(md)
 	for s := range numSources {
 		for r := range 2 {
 			if n := counts[s][r]; n > 0 {
@@ -189,7 +184,29 @@ func (p *k8smetaProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 	return md, nil
 }
 
-func (p *k8smetaProcessor) enrichResource(c *metaCache, rm pmetric.ResourceMetrics, counts *assocCounts) {
+// enrich enriches md in place under the cache's read lock and returns the
+// association attempts.
+func (p *k8smetaProcessor) enrich(md pmetric.Metrics) assocCounts {
+	var counts assocCounts
+	s := p.states.Get().(*batchState)
+	s.c = p.cache.Load()
+	if s.c != nil {
+		s.c.mu.RLock()
+	}
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		p.enrichResource(s, rms.At(i), &counts)
+	}
+	if s.c != nil {
+		s.c.mu.RUnlock()
+	}
+	s.reset()
+	p.states.Put(s)
+	return counts
+}
+
+func (p *k8smetaProcessor) enrichResource(s *batchState, rm pmetric.ResourceMetrics, counts *assocCounts) {
+	c := s.c
 	res := rm.Resource().Attributes()
 	var (
 		pod *podMeta
@@ -199,9 +216,9 @@ func (p *k8smetaProcessor) enrichResource(c *metaCache, rm pmetric.ResourceMetri
 		pod, pos = p.associateResource(c, res, counts)
 	}
 	if p.cfg.ResourceAttributes {
-		p.writer.put(res, keyCluster.resource, p.cfg.ClusterName)
-		if pod != nil {
-			p.writePod(c, res, pod, false)
+		if set := s.resourceSet(pod); len(set) > 0 {
+			s.scan(res, p.resourceNames.idx, false)
+			s.apply(res, p.resourceNames.idx, set)
 		}
 	}
 	if !p.cfg.DatapointLabels {
@@ -215,111 +232,56 @@ func (p *k8smetaProcessor) enrichResource(c *metaCache, rm pmetric.ResourceMetri
 	for j := range sms.Len() {
 		ms := sms.At(j).Metrics()
 		for k := range ms.Len() {
-			p.enrichMetric(c, ms.At(k), pod, perPoint, counts)
+			p.enrichMetric(s, ms.At(k), pod, perPoint, counts)
 		}
 	}
 }
 
-func (p *k8smetaProcessor) enrichMetric(c *metaCache, m pmetric.Metric, resPod *podMeta, perPoint bool, counts *assocCounts) {
+func (p *k8smetaProcessor) enrichMetric(s *batchState, m pmetric.Metric, resPod *podMeta, perPoint bool, counts *assocCounts) {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
 		dps := m.Gauge().DataPoints()
 		for i := range dps.Len() {
-			p.enrichPoint(c, dps.At(i).Attributes(), resPod, perPoint, counts)
+			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
 		}
 	case pmetric.MetricTypeSum:
 		dps := m.Sum().DataPoints()
 		for i := range dps.Len() {
-			p.enrichPoint(c, dps.At(i).Attributes(), resPod, perPoint, counts)
+			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
 		}
 	case pmetric.MetricTypeHistogram:
 		dps := m.Histogram().DataPoints()
 		for i := range dps.Len() {
-			p.enrichPoint(c, dps.At(i).Attributes(), resPod, perPoint, counts)
+			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
 		}
 	case pmetric.MetricTypeExponentialHistogram:
 		dps := m.ExponentialHistogram().DataPoints()
 		for i := range dps.Len() {
-			p.enrichPoint(c, dps.At(i).Attributes(), resPod, perPoint, counts)
+			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
 		}
 	case pmetric.MetricTypeSummary:
 		dps := m.Summary().DataPoints()
 		for i := range dps.Len() {
-			p.enrichPoint(c, dps.At(i).Attributes(), resPod, perPoint, counts)
+			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
 		}
 	}
 }
 
 // enrichPoint writes the labels of the point's own pod (datapoint_labels
 // association, when it comes before the resource source that matched) or
-// else of the resource's pod.
-func (p *k8smetaProcessor) enrichPoint(c *metaCache, attrs pcommon.Map, resPod *podMeta, perPoint bool, counts *assocCounts) {
+// else of the resource's pod; with no pod, only the cluster name. One scan
+// of the point's attributes serves both the association and the writes.
+func (p *k8smetaProcessor) enrichPoint(s *batchState, attrs pcommon.Map, resPod *podMeta, perPoint bool, counts *assocCounts) {
+	ns, name, named := s.scan(attrs, p.pointNames.idx, perPoint)
 	pod := resPod
-	if perPoint {
-		if own := p.associatePoint(c, attrs, counts); own != nil {
+	if named {
+		own := s.podByName(ns, name)
+		counts.add(srcDatapoint, own != nil)
+		if own != nil {
 			pod = own
 		}
 	}
-	p.writer.put(attrs, keyCluster.label, p.cfg.ClusterName)
-	if pod != nil {
-		p.writePod(c, attrs, pod, true)
-	}
-}
-
-// writePod writes the configured metadata of pod, joined with its node and
-// namespace, into m: data point label names if label is set, else
-// resource attribute names. The caller holds the cache lock.
-func (p *k8smetaProcessor) writePod(c *metaCache, m pcommon.Map, pod *podMeta, label bool) {
-	w := p.writer
-	e := &p.cfg.Extract
-	name := func(k keyPair) string {
-		if label {
-			return k.label
-		}
-		return k.resource
-	}
-	if e.Workload && pod.workload.kind != "" {
-		w.put(m, name(keyWorkloadKind), pod.workload.kind)
-		w.put(m, name(keyWorkload), pod.workload.name)
-		if k, ok := workloadKeys[pod.workload.kind]; ok {
-			w.put(m, name(k), pod.workload.name)
-		}
-		w.put(m, name(keyJobOfCronJob), pod.workload.job)
-	}
-	if e.Node {
-		w.put(m, name(keyNode), pod.node)
-	}
-	if e.PodUID {
-		w.put(m, name(keyPodUID), pod.uid)
-	}
-	if e.PodStartTime {
-		w.put(m, name(keyPodStart), pod.startTime)
-	}
-	for i, k := range p.podLabels {
-		w.put(m, name(k), pod.labels[i])
-	}
-	if node := c.nodes[pod.node]; node != nil {
-		if e.NodeTopology {
-			w.put(m, name(keyZone), node.zone)
-			w.put(m, name(keyRegion), node.region)
-			w.put(m, name(keyInstanceType), node.instanceType)
-			w.put(m, name(keyNodegroup), node.nodegroup)
-			capKey := keyCapacityEKS
-			if node.karpenterCapacity {
-				capKey = keyCapacityKarp
-			}
-			w.put(m, name(capKey), node.capacity)
-			w.put(m, name(keyNodepool), node.nodepool)
-		}
-		for i, k := range p.nodeLabels {
-			w.put(m, name(k), node.labels[i])
-		}
-	}
-	if ns := c.namespaces[pod.namespace]; ns != nil {
-		for i, k := range p.nsLabels {
-			w.put(m, name(k), ns.labels[i])
-		}
-	}
+	s.apply(attrs, p.pointNames.idx, s.pointSet(pod))
 }
 
 var errBadConfig = errors.New("configuration is not a *k8smetaprocessor.Config")
