@@ -90,7 +90,11 @@ func TestMain(m *testing.M) {
 	case "stubborn": // ignores SIGTERM
 		signal.Ignore(syscall.SIGTERM)
 		os.Stdout.WriteString("helper running\n")
-		select {}
+		// Sleep rather than `select {}`: with no other goroutine the
+		// runtime would call a bare select a deadlock and exit 2.
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "crash":
 		os.Stderr.WriteString("error decoding config\n")
 		os.Exit(3)
