@@ -54,11 +54,18 @@ func (r *apiErrorReporter) report(verb, group, resource string, err error) {
 		return
 	}
 	if apierrors.IsForbidden(err) {
+		// client-go streams an informer's first list as a watch, so a
+		// denied list shows up as "watch": the rule to add is the
+		// get/list/watch triple the README documents.
+		verbs := fmt.Sprintf("[%q]", verb)
+		if verb == "list" || verb == "watch" {
+			verbs = `["get", "list", "watch"]`
+		}
 		r.logger.Warn("missing RBAC permission; data passes through without this metadata and the call is retried in the background",
-			zap.String("permission", fmt.Sprintf("apiGroups: [%q], resources: [%q], verbs: [%q]", group, resource, verb)),
+			zap.String("permission", fmt.Sprintf("apiGroups: [%q], resources: [%q], verbs: %s", group, resource, verbs)),
 			zap.Error(err))
 		return
 	}
-	r.logger.Warn("kubernetes API error; data passes through unenriched meanwhile and the call is retried in the background",
+	r.logger.Warn("kubernetes API error; metadata already cached keeps being used (none before the first sync) and the call is retried in the background",
 		zap.String("verb", verb), zap.String("resource", resource), zap.String("reason", reason), zap.Error(err))
 }

@@ -69,15 +69,20 @@ func TestKnownIssue429WithoutGate(t *testing.T) {
 }
 
 // TestPermanentAnswers is scenario 3, second half: 400 and 413 reject the
-// payload; 403 rejects every request. It logs what upstream does (answers,
-// re-sent bodies, samples counted as dropped, log lines) and asserts the
-// collector survives and Prometheus rejected nothing afterwards.
+// payload, 403 rejects every request. With the shipped remote_write_answers
+// extension (components/rwanswerpolicyextension) the collector never sends
+// a rejected request again (the proxy sees no repeated body, during the
+// fault or after), counts every rejection once in
+// otelcol_remote_write_dropped_requests{code}, logs each cause once
+// per log_interval (1m: once in this test) with the backend's message and,
+// for 403, the signing region and service and the credentials source, and
+// upstream's per-request error line is gone. What the faults rejected is
+// lost by design; what is scraped after them is delivered, and Prometheus
+// rejected nothing.
 //
-// Known upstream issue (docs/reliability.md): with the write-ahead log,
-// bodies answered 400/413 are sent again (the proxy sees repeats) and the
-// drop counter stays 0, so "not retried, counted" does not hold in
-// v0.165.1; the assertions below pin that behaviour so the test flips when
-// upstream fixes it.
+// Without the extension upstream's write-ahead log re-sends every rejected
+// batch (docs/reliability.md, finding 3); the extension's own
+// TestExporterWALLetsGoOfDroppedRequests keeps that on record.
 func TestPermanentAnswers(t *testing.T) {
 	t.Parallel()
 	b := startBackend(t)
@@ -85,38 +90,76 @@ func TestPermanentAnswers(t *testing.T) {
 	dir := t.TempDir()
 	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs(), FeatureGates: retryOn429Gate})
 	b.waitFirstDelivery(t, ts)
-	for _, code := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge} {
+	var faultsEnded time.Time
+	for _, code := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusForbidden} {
 		before := b.fault.Stats()
-		mBefore, err := c.metrics()
-		require.NoError(t, err)
+		droppedBefore := droppedRequests(t, c, code)
 		b.set(t, faultproxy.Status(code))
 		runFor(t, c, 6*time.Second)
 		b.set(t, faultproxy.Pass())
+		faultsEnded = time.Now()
+		// Re-sends of the rejected bodies would show now, answered 2xx.
 		runFor(t, c, 3*time.Second)
 		after := b.fault.Stats()
-		mAfter, err := c.metrics()
-		require.NoError(t, err)
-		failed := mAfter["otelcol_exporter_prometheusremotewrite_wal_send_failed_samples_total"] - mBefore["otelcol_exporter_prometheusremotewrite_wal_send_failed_samples_total"]
-		logs := c.logCount("failed to send WriteRequest", `"status_code": `+itoa(code))
-		t.Logf("status %d for 6s: %d answers, %d repeats, %v samples counted as dropped, %d log lines", code,
-			after.Injected[code]-before.Injected[code], after.Repeats-before.Repeats, failed, logs)
-		require.Positive(t, after.Injected[code]-before.Injected[code])
-		require.Greater(t, after.Repeats, before.Repeats, "status %d is no longer re-sent: upstream fixed it, update docs/reliability.md and assert no repeats", code)
-		require.Positive(t, logs, "status %d not logged", code)
+		injected := after.Injected[code] - before.Injected[code]
+		dropped := droppedRequests(t, c, code) - droppedBefore
+		lines := c.logLines("rejected for good by the backend", `"status_code": `+itoa(code))
+		upstreamLines := c.logCount("failed to send WriteRequest", `"status_code": `+itoa(code))
+		t.Logf("status %d for 6s: %d answers, %d repeats, %.0f requests counted as dropped, %d log lines (upstream's: %d)",
+			code, injected, after.Repeats-before.Repeats, dropped, len(lines), upstreamLines)
+		require.Positive(t, injected)
+		require.Equal(t, before.Repeats, after.Repeats, "status %d: a rejected request was sent again", code)
+		require.EqualValues(t, injected, dropped, "status %d: every rejection is counted once", code)
+		require.Len(t, lines, 1, "status %d: one cause, logged once per log_interval", code)
+		require.Zero(t, upstreamLines, "status %d: the exporter saw a failure", code)
+		require.Contains(t, lines[0], `"backend_message": "`, "the backend's message is logged")
+		if code == http.StatusForbidden {
+			for _, want := range []string{`signed for region \"` + testRegion + `\", service \"aps\"`, "access key id " + testAccessKeyID, "AWS_ACCESS_KEY_ID", "aps:RemoteWrite"} {
+				require.Contains(t, lines[0], want, "the 403 hint names what to check")
+			}
+		}
 	}
-
-	before := b.fault.Stats()
-	b.set(t, faultproxy.Status(http.StatusForbidden))
-	runFor(t, c, 6*time.Second)
-	b.set(t, faultproxy.Pass())
-	after := b.fault.Stats()
+	runFor(t, c, 5*time.Second)
 	s := snapshot(ts)
-	tl := b.waitDelivered(t, s, time.Minute, func(m missingScrape) bool { return true })
-	t.Logf("status 403 for 6s: %d answers (%.0f/s), %d repeats; then %s", after.Injected[403]-before.Injected[403],
-		float64(after.Injected[403]-before.Injected[403])/6, after.Repeats-before.Repeats, tl)
-	require.Positive(t, after.Injected[403]-before.Injected[403])
+	// Scrapes served while the backend rejected them are dropped; those
+	// served after the last fault (plus a batch timeout and a scrape: the
+	// last 6 s of the snapshot) must all arrive.
+	rejected := func(m missingScrape) bool { return m.At.Before(faultsEnded.Add(2 * time.Second)) }
+	tl := b.waitDelivered(t, s, time.Minute, rejected)
+	checked := 0
+	for _, m := range tl.Missing {
+		require.True(t, rejected(m), "scrape served after the faults not stored: %s", m)
+	}
+	for _, scrapes := range s.byPod {
+		for _, sc := range scrapes {
+			if !sc.At.Before(faultsEnded.Add(2 * time.Second)) {
+				checked++
+			}
+		}
+	}
+	t.Logf("whole run: %s; the %d scrapes served after the faults all stored", tl, checked)
+	require.Positive(t, checked, "no scrape served after the faults was checked")
 	b.requireClean(t)
 	require.True(t, c.running())
+}
+
+// droppedRequests reads otelcol_remote_write_dropped_requests for status
+// code from the collector's own telemetry endpoint (which exposes counters
+// without the _total suffix; either name is read).
+func droppedRequests(t testing.TB, c *collector, code int) float64 {
+	t.Helper()
+	fams, err := scrapeFamilies(c.metricsURL)
+	require.NoError(t, err)
+	var n float64
+	metrics := append(fams["otelcol_remote_write_dropped_requests"].GetMetric(), fams["otelcol_remote_write_dropped_requests_total"].GetMetric()...)
+	for _, m := range metrics {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "code" && l.GetValue() == itoa(code) {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

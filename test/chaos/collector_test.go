@@ -136,6 +136,20 @@ func shippedWithLimits(t testing.TB, name string) (exporter, memoryLimiter, batc
 	return exporter, cfg.Processors["memory_limiter"], cfg.Processors["batch"], cfg.Extensions["sigv4auth"], limits
 }
 
+// shippedExtension returns the settings of extension id in configs/<name>.
+func shippedExtension(t testing.TB, name, id string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", name))
+	require.NoError(t, err)
+	var cfg struct {
+		Extensions map[string]map[string]any `yaml:"extensions"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &cfg))
+	ext, ok := cfg.Extensions[id]
+	require.True(t, ok, "configs/%s has no %s extension", name, id)
+	return ext
+}
+
 // collectorSpec is what one collector run is given.
 type collectorSpec struct {
 	// Targets are the static scrape targets (host:port).
@@ -172,6 +186,8 @@ type collector struct {
 func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, healthPort, metricsPort int) {
 	t.Helper()
 	exp, ml, batch, sigv4, limits := shippedWithLimits(t, "daemonset.yaml")
+	// The exporter names it in `middlewares`; its settings are the shipped ones.
+	answers := shippedExtension(t, "daemonset.yaml", "remote_write_answers")
 	exporter := map[string]any{}
 	for k, v := range exp {
 		exporter[k] = v
@@ -215,11 +231,12 @@ func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, hea
 		"processors": processors,
 		"exporters":  map[string]any{"prometheus_remote_write": exporter},
 		"extensions": map[string]any{
-			"sigv4auth":    sigv4,
-			"health_check": map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
+			"sigv4auth":            sigv4,
+			"remote_write_answers": answers,
+			"health_check":         map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
 		},
 		"service": map[string]any{
-			"extensions": []string{"health_check", "sigv4auth"},
+			"extensions": []string{"health_check", "sigv4auth", "remote_write_answers"},
 			"telemetry": map[string]any{
 				"logs": map[string]any{"level": "info"},
 				"metrics": map[string]any{"readers": []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
@@ -416,8 +433,11 @@ func scrapeFamilies(url string) (map[string]*dto.MetricFamily, error) {
 }
 
 // logCount counts the collector log lines containing every one of subs.
-func (c *collector) logCount(subs ...string) int {
-	n := 0
+func (c *collector) logCount(subs ...string) int { return len(c.logLines(subs...)) }
+
+// logLines returns the collector log lines containing every one of subs.
+func (c *collector) logLines(subs ...string) []string {
+	var out []string
 	for _, line := range strings.Split(c.log.String(), "\n") {
 		ok := true
 		for _, s := range subs {
@@ -427,8 +447,8 @@ func (c *collector) logCount(subs ...string) int {
 			}
 		}
 		if ok {
-			n++
+			out = append(out, line)
 		}
 	}
-	return n
+	return out
 }

@@ -215,14 +215,22 @@ func TestDashboardQueriesMatchDemo(t *testing.T) {
 
 // collectorLogLine is the part of a collector JSON log line the test reads.
 type collectorLogLine struct {
-	Msg        string `json:"msg"`
-	StatusCode int    `json:"status_code"`
-	Error      string `json:"error"`
+	Msg            string `json:"msg"`
+	StatusCode     int    `json:"status_code"`
+	Reason         string `json:"reason"`
+	BackendMessage string `json:"backend_message"`
+	Hint           string `json:"hint"`
+	Dropped        int64  `json:"dropped_since_last_log"`
 }
 
+// answersLogInterval is remote_write_answers' log_interval in configs/local.yaml.
+const answersLogInterval = time.Minute
+
 // TestWrongSecretIsRejected checks that a collector signing with the wrong
-// secret gets 403s, logs each rejection once with AMP's reason, is not
-// retried into a storm, and writes nothing.
+// secret gets 403s, is not retried into a storm, writes nothing, and logs
+// the rejection once per log_interval (remote_write_answers) with AMP's
+// reason and what to check: the signing region and service, the access key
+// id and where the credentials come from.
 func TestWrongSecretIsRejected(t *testing.T) {
 	t.Parallel()
 	started := time.Now()
@@ -240,26 +248,41 @@ func TestWrongSecretIsRejected(t *testing.T) {
 	require.Empty(t, st.Upstream, "nothing may reach Prometheus")
 
 	var rejected []collectorLogLine
+	upstreamFailures := 0
 	sc := bufio.NewScanner(strings.NewReader(w.CollectorLog()))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		var l collectorLogLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Msg != "failed to send WriteRequest to remote endpoint" {
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
 			continue
 		}
-		rejected = append(rejected, l)
+		switch l.Msg {
+		case "failed to send WriteRequest to remote endpoint":
+			upstreamFailures++
+		case "remote-write request rejected for good by the backend: dropped, not re-sent":
+			rejected = append(rejected, l)
+		}
 	}
 	require.NoError(t, sc.Err())
-	// Every rejected request is logged exactly once, with the 403 and AMP's
-	// reason: the exporter treats 403 as permanent and does not retry it.
-	require.Len(t, rejected, int(st.RejectedTotal))
+	// remote_write_answers answers the exporter for the dropped request, so
+	// upstream logs no failure; it logs the cause once per log_interval.
+	require.Zero(t, upstreamFailures)
+	require.NotEmpty(t, rejected)
+	require.LessOrEqual(t, len(rejected), 1+int(time.Since(started)/answersLogInterval))
+	var dropped int64
 	for _, l := range rejected {
 		require.Equal(t, http.StatusForbidden, l.StatusCode)
-		require.Contains(t, l.Error, "The request signature we calculated does not match")
+		require.Equal(t, "forbidden", l.Reason)
+		require.Contains(t, l.BackendMessage, "The request signature we calculated does not match")
+		require.Contains(t, l.Hint, `signed for region "`+region+`", service "aps"`)
+		require.Contains(t, l.Hint, "access key id "+accessKeyID)
+		require.Contains(t, l.Hint, "static keys from the environment")
+		dropped += l.Dropped
 	}
+	require.LessOrEqual(t, dropped, st.RejectedTotal)
 	// At most one request per scrape (each scrape is one batch), plus the
-	// staleness markers the receiver sends when it stops: one log line per
-	// scrape interval at most.
+	// staleness markers the receiver sends when it stops: a 403 is not
+	// retried.
 	require.LessOrEqual(t, st.RejectedTotal, scrapes+1, "more rejected requests than scrapes (%d)", scrapes)
 	// The stand-in, like AMP's logs, names the reason, once per interval.
 	standinLogs := strings.Count(w.StandinLog(), "rejected remote-write request")
