@@ -1,32 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -35,7 +18,7 @@ var creds = map[string]string{"AWS_ACCESS_KEY_ID": "AKIDMAIN", "AWS_SECRET_ACCES
 func TestRunRefuses(t *testing.T) {
 	f := func(args []string, environ map[string]string, wantErr string) {
 		t.Helper()
-		err := run(context.Background(), args, env(environ), &syncBuffer{})
+		err := run(context.Background(), args, env(environ), &childproc.SyncBuffer{})
 		if err == nil || !strings.Contains(err.Error(), wantErr) {
 			t.Fatalf("run(%v) = %v, want an error containing %q", args, err, wantErr)
 		}
@@ -58,7 +41,7 @@ func TestRunServesAndStops(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &childproc.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-listen", addr, "-upstream", "http://127.0.0.1:1/api/v1/write"}, env(creds), logs)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
 
 var testCreds = aws.Credentials{AccessKeyID: "AKIDSTANDIN", SecretAccessKey: "stand-in-secret-do-not-log"}
@@ -51,24 +53,6 @@ func (u *fakeUpstream) Calls() []upstreamCall {
 	return append([]upstreamCall(nil), u.calls...)
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fakeClock is a settable clock.
 type fakeClock struct {
 	mu sync.Mutex
@@ -92,13 +76,13 @@ type env struct {
 	up       *httptest.Server
 	proxy    *Proxy
 	srv      *httptest.Server
-	logs     *syncBuffer
+	logs     *childproc.SyncBuffer
 	clock    *fakeClock
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{upstream: &fakeUpstream{status: http.StatusNoContent}, logs: &syncBuffer{},
+	e := &env{upstream: &fakeUpstream{status: http.StatusNoContent}, logs: &childproc.SyncBuffer{},
 		clock: &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}}
 	up := httptest.NewServer(e.upstream)
 	t.Cleanup(up.Close)

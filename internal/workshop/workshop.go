@@ -17,6 +17,7 @@ import (
 
 	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
 	"github.com/otelcol-eks/otelcol-eks/internal/ordersdemo"
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 	"github.com/otelcol-eks/otelcol-eks/internal/testenv/promserver"
 )
 
@@ -115,7 +116,7 @@ type Workshop struct {
 	standin    *ampstandin.Proxy
 	standinLn  net.Listener
 	standinSrv *http.Server
-	standinLog *logCapture
+	standinLog *childproc.SyncBuffer
 	standinF   *os.File
 	orders     *ordersdemo.Server
 	coll       *collector
@@ -252,7 +253,7 @@ func (w *Workshop) startStandin() error {
 	if err != nil {
 		return fmt.Errorf("cannot create stand-in log: %w", err)
 	}
-	w.standinF, w.standinLog = f, &logCapture{}
+	w.standinF, w.standinLog = f, &childproc.SyncBuffer{}
 	out := []io.Writer{f, w.standinLog}
 	if w.opts.Output != nil {
 		out = append(out, w.opts.Output)
@@ -366,7 +367,7 @@ func (w *Workshop) Options() Options { return w.opts }
 func (w *Workshop) LogDir() string { return w.logDir }
 
 // CollectorLog returns what the collector has written to stdout and stderr.
-func (w *Workshop) CollectorLog() string { return w.coll.log.String() }
+func (w *Workshop) CollectorLog() string { return w.coll.Log() }
 
 // StandinLog returns what the stand-in has logged.
 func (w *Workshop) StandinLog() string { return w.standinLog.String() }
@@ -375,7 +376,7 @@ func (w *Workshop) StandinLog() string { return w.standinLog.String() }
 func (w *Workshop) PrometheusLog() string { return w.prom.Logs() }
 
 // CollectorExited is closed when the collector process has exited.
-func (w *Workshop) CollectorExited() <-chan struct{} { return w.coll.exited }
+func (w *Workshop) CollectorExited() <-chan struct{} { return w.coll.Exited() }
 
 // StopCollector stops only the collector (SIGTERM, then a kill after
 // Options.StopTimeout), so a caller can read its complete log and the
@@ -384,7 +385,7 @@ func (w *Workshop) StopCollector() error {
 	if w.coll == nil {
 		return nil
 	}
-	return w.coll.stop(w.opts.StopTimeout)
+	return w.coll.Stop(w.opts.StopTimeout)
 }
 
 // Stop ends every part, the collector first so that it can flush, and

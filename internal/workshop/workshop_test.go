@@ -3,10 +3,7 @@ package workshop
 import (
 	"context"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,20 +20,6 @@ func TestCollectorEnvDropsCallersAWSSettings(t *testing.T) {
 		"PATH=/usr/bin", "HOME=/root", "AWSOME=1",
 		"AWS_ACCESS_KEY_ID=AKID", "AMP_ENDPOINT=http://127.0.0.1:1/", "X=1", "X=2",
 	}, got)
-}
-
-func TestLogCaptureKeepsTheNewestBytes(t *testing.T) {
-	var c logCapture
-	_, _ = c.Write([]byte("first\n"))
-	require.Equal(t, "first\n", c.String())
-	big := strings.Repeat("x", maxCapturedLog)
-	_, _ = c.Write([]byte(big))
-	_, _ = c.Write([]byte("last\n"))
-	s := c.String()
-	require.True(t, strings.HasPrefix(s, "…\n"))
-	require.True(t, strings.HasSuffix(s, "xlast\n"))
-	require.Len(t, s, len("…\n")+maxCapturedLog)
-	require.Equal(t, "…st\n", c.tail(3))
 }
 
 func TestOptionsValidation(t *testing.T) {
@@ -74,84 +57,35 @@ func TestOptionsDefaults(t *testing.T) {
 	require.Equal(t, filepath.Join(root, "bin", "otelcol-eks"), CollectorBinary(root))
 }
 
-// The test binary doubles as a stand-in collector process, so the process
-// handling is tested on a real child: WORKSHOP_HELPER selects its behaviour.
+// The test binary doubles as a stand-in collector process, so the wiring
+// of startCollector is tested on a real child: WORKSHOP_HELPER selects its
+// behaviour. Stopping and log capture are childproc's, tested there.
 func TestMain(m *testing.M) {
 	switch os.Getenv("WORKSHOP_HELPER") {
 	case "":
 		os.Exit(m.Run())
-	case "graceful": // exits 0 on SIGTERM, as the collector does
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGTERM)
-		os.Stdout.WriteString("helper running\n")
-		<-ch
-		os.Stdout.WriteString("helper stopping\n")
-		os.Exit(0)
-	case "stubborn": // ignores SIGTERM
-		signal.Ignore(syscall.SIGTERM)
-		os.Stdout.WriteString("helper running\n")
-		// Sleep rather than `select {}`: with no other goroutine the
-		// runtime would call a bare select a deadlock and exit 2.
-		for {
-			time.Sleep(time.Hour)
-		}
 	case "crash":
 		os.Stderr.WriteString("error decoding config\n")
 		os.Exit(3)
 	}
 }
 
-func startHelper(t *testing.T, mode string) *collector {
-	t.Helper()
+func TestCollectorExitDuringStartupIsReported(t *testing.T) {
 	self, err := os.Executable()
 	require.NoError(t, err)
-	c, err := startCollector(self, "unused.yaml", append(os.Environ(), "WORKSHOP_HELPER="+mode),
-		filepath.Join(t.TempDir(), "collector.log"), nil, "http://127.0.0.1:1/")
+	logPath := filepath.Join(t.TempDir(), "collector.log")
+	c, err := startCollector(self, "unused.yaml", append(os.Environ(), "WORKSHOP_HELPER=crash"),
+		logPath, nil, "http://127.0.0.1:1/")
 	require.NoError(t, err)
-	return c
-}
-
-func waitLogged(t *testing.T, c *collector, s string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(c.log.String(), s) {
-		require.True(t, time.Now().Before(deadline), "helper never logged %q", s)
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestCollectorStopsOnSIGTERM(t *testing.T) {
-	c := startHelper(t, "graceful")
-	waitLogged(t, c, "helper running")
-	require.NoError(t, c.stop(30*time.Second))
-	require.Contains(t, c.log.String(), "helper stopping")
-	require.NoError(t, c.stop(time.Second), "second stop")
-}
-
-func TestCollectorKilledAfterDeadline(t *testing.T) {
-	c := startHelper(t, "stubborn")
-	waitLogged(t, c, "helper running")
-	start := time.Now()
-	err := c.stop(300 * time.Millisecond)
-	require.ErrorContains(t, err, "was killed")
-	require.Less(t, time.Since(start), 10*time.Second)
-	select {
-	case <-c.exited:
-	default:
-		t.Fatal("helper still running after stop")
-	}
-}
-
-func TestCollectorExitDuringStartupIsReported(t *testing.T) {
-	c := startHelper(t, "crash")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := c.waitHealthy(ctx)
-	require.ErrorContains(t, err, "exited during startup")
+	err = c.waitHealthy(ctx)
+	require.ErrorContains(t, err, "collector exited during startup (exit status 3)")
 	require.ErrorContains(t, err, "error decoding config")
-	data, rerr := os.ReadFile(c.logFile.Name())
+	data, rerr := os.ReadFile(logPath)
 	require.NoError(t, rerr)
 	require.Equal(t, "error decoding config\n", string(data))
+	require.ErrorContains(t, c.Stop(time.Second), "collector exited: exit status 3")
 }
 
 func TestStartFailsWithoutCollectorBinary(t *testing.T) {

@@ -7,11 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +23,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
 
 // Static test credentials: the stand-in accepts exactly these, and the
@@ -172,13 +172,11 @@ type collectorSpec struct {
 
 // collector is one run of bin/otelcol-eks.
 type collector struct {
+	*childproc.Process
 	t          testing.TB
-	cmd        *exec.Cmd
-	log        *capture
+	log        *capture // the whole log, also checked for secrets
 	healthURL  string
 	metricsURL string
-	exited     chan struct{}
-	waitErr    error
 }
 
 // writeConfig composes the collector config for spec from the shipped
@@ -267,13 +265,11 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 	}
 	c := &collector{
 		t:          t,
-		cmd:        exec.Command(collectorBinary(t), args...),
 		log:        newCapture("collector " + t.Name()),
 		healthURL:  fmt.Sprintf("http://127.0.0.1:%d/", healthPort),
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
-		exited:     make(chan struct{}),
 	}
-	c.cmd.Env = append([]string{
+	env := append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"AWS_EC2_METADATA_DISABLED=true",
@@ -287,22 +283,16 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 		"AMP_ENDPOINT=" + ampEndpoint,
 		"OTELCOL_STORAGE_DIR=" + storageDir,
 	}, spec.Env...)
-	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, c.cmd.Start())
-	go func() {
-		c.waitErr = c.cmd.Wait()
-		close(c.exited)
-	}()
+	p, err := childproc.Start(childproc.Config{
+		Name: "collector", Path: collectorBinary(t), Args: args, Env: env, Output: c.log,
+	})
+	require.NoError(t, err)
+	c.Process = p
 	t.Cleanup(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
+		_ = c.Signal(syscall.SIGKILL)
+		<-c.Exited()
 		if t.Failed() {
-			t.Logf("collector log (last 8000 bytes):\n%s", tail(c.log.String(), 8000))
+			t.Logf("collector log (last 8000 bytes):\n%s", c.Tail(8000))
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -311,41 +301,15 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 	return c
 }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
 func (c *collector) waitHealthy(ctx context.Context) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	defer client.CloseIdleConnections()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if resp, err := client.Get(c.healthURL); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-c.exited:
-			return fmt.Errorf("collector exited during startup (%v); its log:\n%s", c.waitErr, tail(c.log.String(), 6000))
-		case <-ctx.Done():
-			return fmt.Errorf("collector not healthy: %w; its log:\n%s", ctx.Err(), tail(c.log.String(), 6000))
-		case <-tick.C:
-		}
-	}
+	return c.WaitHTTP(ctx, childproc.Probe{URL: c.healthURL})
 }
 
 // kill ends the collector with SIGKILL, as the OOM killer or a node does.
 func (c *collector) kill() {
 	c.t.Helper()
-	require.NoError(c.t, c.cmd.Process.Kill())
-	<-c.exited
+	require.NoError(c.t, c.Signal(syscall.SIGKILL))
+	<-c.Exited()
 }
 
 // stop sends SIGTERM and returns how long the collector took to exit; it
@@ -353,22 +317,15 @@ func (c *collector) kill() {
 func (c *collector) stop(within time.Duration) time.Duration {
 	c.t.Helper()
 	start := time.Now()
-	require.NoError(c.t, c.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-c.exited:
-	case <-time.After(within):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-		c.t.Fatalf("collector did not exit within %s of SIGTERM", within)
-	}
-	require.NoError(c.t, c.waitErr, "collector exit")
+	// The error says "was killed" when the exit took longer than within.
+	require.NoError(c.t, c.Stop(within), "collector exit")
 	return time.Since(start)
 }
 
 // running reports whether the process is still alive.
 func (c *collector) running() bool {
 	select {
-	case <-c.exited:
+	case <-c.Exited():
 		return false
 	default:
 		return true
@@ -377,7 +334,7 @@ func (c *collector) running() bool {
 
 // rssBytes is the collector's resident set size.
 func (c *collector) rssBytes() (int64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Pid()))
 	if err != nil {
 		return 0, fmt.Errorf("cannot read process status: %w", err)
 	}

@@ -336,8 +336,8 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 func runFor(t testing.TB, c *collector, d time.Duration) {
 	t.Helper()
 	select {
-	case <-c.exited:
-		t.Fatalf("collector exited: %v\n%s", c.waitErr, tail(c.log.String(), 6000))
+	case <-c.Exited():
+		t.Fatalf("collector exited: %v\n%s", c.Err(), c.Tail(6000))
 	case <-time.After(d):
 	}
 }

@@ -103,7 +103,7 @@ func TestKubeAPIUnreachable(t *testing.T) {
 		ExtraProcessors: map[string]any{"k8smeta": k8smeta},
 		Env:             []string{"KUBECONFIG=" + kubeconfig},
 	})
-	t.Logf("%s collector %d up, API unreachable", since(began), c.cmd.Process.Pid)
+	t.Logf("%s collector %d up, API unreachable", since(began), c.Pid())
 
 	// Phase 1: delivered while the API is unreachable.
 	waitFor(t, 30*time.Second, "3 scrapes of every target", func() bool {
@@ -183,7 +183,7 @@ func TestKubeAPIUnreachable(t *testing.T) {
 
 	// No restart (the process is this test's child: still running, and its
 	// service started once), API errors logged once per cause.
-	require.True(t, c.running(), "collector exited: %v", c.waitErr)
+	require.True(t, c.running(), "collector exited: %v", c.Err())
 	require.Equal(t, 1, c.logCount("Everything is ready"), "the collector's service started more than once")
 	require.Equal(t, 1, c.logCount("not synced within wait_for_sync"))
 	require.Equal(t, 1.0, k8smetaMetric(t, c, "otelcol_k8smeta_cache_synced"))

@@ -4,23 +4,20 @@ package e2ek8s
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
 
 // Test timings: scrapes every 2s and batches of at most 1s, so a change in
@@ -78,7 +75,15 @@ func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 	delete(exts, "pprof")
 	exts["health_check"] = map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)}
 	service := dig(t, cfg, "service")
-	service["extensions"] = []any{"health_check", "sigv4auth"}
+	// The shipped list minus pprof (deleted above), so extensions the
+	// exporter needs (sigv4auth, remote_write_answers) stay.
+	var keep []any
+	for _, e := range service["extensions"].([]any) {
+		if e != "pprof" {
+			keep = append(keep, e)
+		}
+	}
+	service["extensions"] = keep
 	service["telemetry"] = map[string]any{
 		"logs":    map[string]any{"encoding": "json"},
 		"metrics": map[string]any{"level": "none"},
@@ -102,11 +107,7 @@ func dig(t *testing.T, m map[string]any, keys ...string) map[string]any {
 }
 
 // collector is a running bin/otelcol-eks.
-type collector struct {
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	exited chan struct{}
-}
+type collector struct{ *childproc.Process }
 
 // startCollector runs the binary with config and env and waits until its
 // health_check answers.
@@ -118,51 +119,28 @@ func startCollector(t *testing.T, config string, healthPort int, env []string) *
 	}
 	_, err := os.Stat(bin)
 	require.NoError(t, err, "the collector binary is missing: run `make build` (or set OTELCOL_EKS_BIN)")
-	c := &collector{logs: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, "--config", config)
-	c.cmd.Env = env
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, c.cmd.Start())
-	go func() { _ = c.cmd.Wait(); close(c.exited) }()
+	p, err := childproc.Start(childproc.Config{
+		Name: "collector", Path: bin, Args: []string{"--config", config}, Env: env,
+	})
+	require.NoError(t, err)
+	c := &collector{Process: p}
 	t.Cleanup(func() {
 		c.stop(t)
 		if t.Failed() {
-			t.Logf("collector log:\n%s", tail(c.logs.String(), 10000))
+			t.Logf("collector log:\n%s", c.Tail(10000))
 		}
 	})
 
-	health := fmt.Sprintf("http://127.0.0.1:%d/", healthPort)
-	waitFor(t, 60*time.Second, "the collector's health check", func() bool {
-		select {
-		case <-c.exited:
-			t.Fatalf("the collector exited: %s", tail(c.logs.String(), 4000))
-		default:
-		}
-		resp, err := http.Get(health)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, c.WaitHTTP(ctx, childproc.Probe{URL: fmt.Sprintf("http://127.0.0.1:%d/", healthPort)}))
 	return c
 }
 
 // stop ends the collector (SIGTERM, SIGKILL after 20s) and waits for it.
 func (c *collector) stop(t *testing.T) {
-	select {
-	case <-c.exited:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(20 * time.Second):
-		t.Logf("the collector did not stop in 20s; killing it")
-		_ = c.cmd.Process.Kill()
-		<-c.exited
+	if err := c.Stop(20 * time.Second); err != nil {
+		t.Logf("cannot stop the collector cleanly: %v", err)
 	}
 }
 
@@ -175,7 +153,7 @@ func (e logEntry) str(key string) string { s, _ := e[key].(string); return s }
 // panic's, are ignored here and shown when the test fails).
 func (c *collector) entries() []logEntry {
 	var out []logEntry
-	sc := bufio.NewScanner(strings.NewReader(c.logs.String()))
+	sc := bufio.NewScanner(strings.NewReader(c.Log()))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		var e logEntry
@@ -184,24 +162,6 @@ func (c *collector) entries() []logEntry {
 		}
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func freePort(t *testing.T) int {
@@ -220,13 +180,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		require.True(t, time.Now().Before(deadline), "timed out after %s waiting for %s", timeout, what)
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // queryCtx bounds one PromQL wait.

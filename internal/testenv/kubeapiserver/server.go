@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
 
 // ServiceAccountIssuer is the issuer of the service-account tokens, the
@@ -63,7 +65,7 @@ type Server struct {
 	auditLog   string
 	etcdURL    string
 
-	etcd, apiserver *process
+	etcd, apiserver *childproc.Process
 
 	stopOnce sync.Once
 	stopErr  error
@@ -138,7 +140,7 @@ func (s *Server) startEtcd(ctx context.Context, bin string, out io.Writer) error
 	}
 	clientURL := "http://" + loopbackAddr(clientPort)
 	peerURL := "http://" + loopbackAddr(peerPort)
-	s.etcd, err = startProcess("etcd", bin, []string{
+	s.etcd, err = startProcess("etcd", bin, out, []string{
 		"--name=test",
 		"--data-dir=" + filepath.Join(s.dir, "etcd"),
 		"--listen-client-urls=" + clientURL,
@@ -150,13 +152,13 @@ func (s *Server) startEtcd(ctx context.Context, bin string, out io.Writer) error
 		// shared with compilers costs seconds per write.
 		"--unsafe-no-fsync",
 		"--log-level=warn",
-	}, out)
+	})
 	if err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	if err := s.etcd.waitHTTP(ctx, client, clientURL+"/health", nil); err != nil {
-		return fmt.Errorf("cannot start etcd: %w; its log:\n%s", err, s.etcd.logs.tail(4000))
+	if err := s.etcd.WaitHTTP(ctx, childproc.Probe{URL: clientURL + "/health", Client: client}); err != nil {
+		return fmt.Errorf("cannot start etcd: %w", err)
 	}
 	s.etcdURL = clientURL
 	return nil
@@ -192,13 +194,14 @@ func (s *Server) startAPIServer(ctx context.Context, bin, tokenFile, policyFile 
 		"--audit-log-mode=blocking",
 		"--audit-log-maxsize=0",
 	}, opts.ExtraArgs...)
-	s.apiserver, err = startProcess("kube-apiserver", bin, args, opts.Output)
+	s.apiserver, err = startProcess("kube-apiserver", bin, opts.Output, args)
 	if err != nil {
 		return err
 	}
 	header := http.Header{"Authorization": {"Bearer " + s.adminToken}}
-	if err := s.apiserver.waitHTTP(ctx, s.httpClient(), s.url+"/readyz", header); err != nil {
-		return fmt.Errorf("cannot start kube-apiserver: %w; its log:\n%s", err, s.apiserver.logs.tail(6000))
+	probe := childproc.Probe{URL: s.url + "/readyz", Header: header, Client: s.httpClient()}
+	if err := s.apiserver.WaitHTTP(ctx, probe); err != nil {
+		return fmt.Errorf("cannot start kube-apiserver: %w", err)
 	}
 	return nil
 }
@@ -240,10 +243,10 @@ func (s *Server) tokenConfig(token string) *rest.Config {
 func (s *Server) Logs() string {
 	var out string
 	if s.etcd != nil {
-		out += "--- etcd\n" + s.etcd.logs.tail(4000) + "\n"
+		out += "--- etcd\n" + s.etcd.Tail(4000) + "\n"
 	}
 	if s.apiserver != nil {
-		out += "--- kube-apiserver\n" + s.apiserver.logs.tail(8000) + "\n"
+		out += "--- kube-apiserver\n" + s.apiserver.Tail(8000) + "\n"
 	}
 	return out
 }
@@ -253,11 +256,12 @@ func (s *Server) Logs() string {
 // calls return the first call's result.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
+		// How the children took SIGTERM does not matter to the caller.
 		if s.apiserver != nil {
-			s.apiserver.stop(10 * time.Second)
+			_ = s.apiserver.Stop(stopGrace)
 		}
 		if s.etcd != nil {
-			s.etcd.stop(10 * time.Second)
+			_ = s.etcd.Stop(stopGrace)
 		}
 		if err := os.RemoveAll(s.dir); err != nil {
 			s.stopErr = fmt.Errorf("cannot remove %s: %w", s.dir, err)

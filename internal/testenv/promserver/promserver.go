@@ -19,7 +19,6 @@
 package promserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +37,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
 
 // InstallHint says how to get the binary; it is part of ErrNotInstalled's text.
@@ -76,10 +77,7 @@ type Server struct {
 	addr    string // 127.0.0.1:port
 	dir     string
 	ownsDir bool
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the process has exited
-	waitErr error         // valid after exited is closed
-	logs    *lockedBuffer
+	proc    *childproc.Process
 	client  *http.Client
 	stop    sync.Once
 	stopErr error
@@ -144,25 +142,17 @@ func launch(ctx context.Context, bin, dir string, ownsDir bool, cfgPath string, 
 	}, opts.ExtraArgs...)
 	s := &Server{
 		addr: addr, dir: dir, ownsDir: ownsDir,
-		exited: make(chan struct{}),
-		logs:   &lockedBuffer{},
 		client: &http.Client{Timeout: 30 * time.Second},
 	}
-	var out io.Writer = s.logs
-	if opts.Output != nil {
-		out = io.MultiWriter(s.logs, opts.Output)
+	// SIGTERM on the parent's death: Prometheus then closes its TSDB in
+	// order, and nothing is left running (`make run`, a killed test binary).
+	s.proc, err = childproc.Start(childproc.Config{
+		Name: "prometheus", Path: bin, Args: args, Dir: dir,
+		Output: opts.Output, MaxLog: maxLogBytes, DeathSignal: syscall.SIGTERM,
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = sysProcAttr()
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("cannot start %s: %w", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
 
 	timeout := opts.ReadyTimeout
 	if timeout <= 0 {
@@ -170,36 +160,13 @@ func launch(ctx context.Context, bin, dir string, ownsDir bool, cfgPath string, 
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := s.waitReady(readyCtx); err != nil {
-		s.kill()
-		return nil, fmt.Errorf("prometheus on %s not ready: %w; its log:\n%s", addr, err, s.logs.tail(4000))
+	probe := childproc.Probe{URL: s.URL() + "/-/ready", Client: s.client, Interval: 50 * time.Millisecond}
+	if err := s.proc.WaitHTTP(readyCtx, probe); err != nil {
+		_ = s.proc.Stop(stopGrace)
+		// err carries the log tail, which Start searches for a port clash.
+		return nil, fmt.Errorf("prometheus on %s not ready: %w", addr, err)
 	}
 	return s, nil
-}
-
-func (s *Server) waitReady(ctx context.Context) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/-/ready", nil)
-		if err != nil {
-			return fmt.Errorf("cannot build readiness request: %w", err)
-		}
-		if resp, err := s.client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("process exited: %v", s.waitErr)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
 }
 
 // URL is the server's base URL, e.g. http://127.0.0.1:40123.
@@ -220,7 +187,7 @@ func (s *Server) GraphURL(promql string) string {
 func (s *Server) DataDir() string { return s.dir }
 
 // Logs returns what Prometheus has logged so far.
-func (s *Server) Logs() string { return s.logs.String() }
+func (s *Server) Logs() string { return s.proc.Log() }
 
 // Query evaluates an instant query at time at (the zero time means now)
 // through /api/v1/query and returns the vector. A non-vector result (a
@@ -295,8 +262,8 @@ func (s *Server) WaitForQuery(ctx context.Context, promql string, interval time.
 				return last, fmt.Errorf("query %q: condition not met before %w; last error: %v", promql, context.Cause(ctx), lastErr)
 			}
 			return last, fmt.Errorf("query %q: condition not met before %w; last result: %v", promql, context.Cause(ctx), last)
-		case <-s.exited:
-			return last, fmt.Errorf("query %q: prometheus exited: %v", promql, s.waitErr)
+		case <-s.proc.Exited():
+			return last, fmt.Errorf("query %q: prometheus exited: %v", promql, s.proc.Err())
 		case <-tick.C:
 		}
 	}
@@ -307,7 +274,9 @@ func (s *Server) WaitForQuery(ctx context.Context, promql string, interval time.
 // later calls return the first call's result.
 func (s *Server) Stop() error {
 	s.stop.Do(func() {
-		s.kill()
+		// Only the data dir matters to the caller; how Prometheus took
+		// SIGTERM does not.
+		_ = s.proc.Stop(stopGrace)
 		if s.ownsDir {
 			if err := os.RemoveAll(s.dir); err != nil {
 				s.stopErr = fmt.Errorf("cannot remove prometheus data dir: %w", err)
@@ -315,21 +284,6 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
-}
-
-func (s *Server) kill() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
 }
 
 // TB is the part of testing.TB StartForTest uses.
@@ -354,7 +308,7 @@ func StartForTest(t TB, opts Options) *Server {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", s.logs.tail(8000))
+			t.Logf("prometheus log:\n%s", s.proc.Tail(8000))
 		}
 		if err := s.Stop(); err != nil {
 			t.Logf("cannot stop prometheus: %v", err)
@@ -379,36 +333,8 @@ func removeIf(cond bool, dir string) {
 	}
 }
 
-// maxLogBytes bounds the log kept in memory; older halves are dropped.
+// maxLogBytes bounds the log kept in memory; older bytes are dropped.
 const maxLogBytes = 4 << 20
 
-// lockedBuffer is a bounded buffer safe for the process' writes and our reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len()+len(p) > maxLogBytes {
-		keep := b.buf.Bytes()[b.buf.Len()/2:]
-		b.buf = *bytes.NewBuffer(append([]byte("…\n"), keep...))
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// tail returns at most the last n bytes logged.
-func (b *lockedBuffer) tail(n int) string {
-	s := b.String()
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
+// stopGrace is how long Prometheus may take to exit after SIGTERM.
+const stopGrace = 10 * time.Second

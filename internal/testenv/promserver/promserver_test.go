@@ -88,7 +88,7 @@ func TestStartBadConfig(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := Start(ctx, Options{Config: "scrape_configs: [ {job_name: 1, bogus: true} ]\n"})
-	if err == nil || !strings.Contains(err.Error(), "process exited") {
+	if err == nil || !strings.Contains(err.Error(), "prometheus exited during startup") || !strings.Contains(err.Error(), "field bogus not found") {
 		t.Fatalf("Start with a broken config gave %v, want an early-exit error with the log", err)
 	}
 }

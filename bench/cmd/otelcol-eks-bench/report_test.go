@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func fakeRun(round int, subject string, cpu time.Duration, served int64) runResult {
+	return runResult{Round: round, Subject: subject, CPU: cpu, Served: served, Delivered: served,
+		ActiveSeries: 100_000, RSSMedian: 200 << 20, HWM: 300 << 20, WireBytes: 1000, WireSamples: 100, Window: time.Minute, Scrapes: 10}
+}
+
+// The section's block is replaced in place; text around it stays.
+func TestWriteResultsKeepsAnalysis(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "RESULTS.md")
+	o := options{targets: 100, labelSets: 143, interval: 10 * time.Second, rounds: 2, out: out, section: "100k", baseline: "agent"}
+	for _, s := range []string{"col:a.yaml", "agent:prometheus-agent.yaml"} {
+		spec, err := parseSubject(s)
+		require.NoError(t, err)
+		o.subjects = append(o.subjects, spec)
+	}
+	results := []runResult{
+		fakeRun(1, "col", 4*time.Second, 1_000_000), fakeRun(1, "agent", time.Second, 1_000_000),
+		fakeRun(2, "col", 6*time.Second, 1_000_000), fakeRun(2, "agent", 2*time.Second, 1_000_000),
+	}
+	require.NoError(t, writeResults(o, machine{}, results))
+	first, err := os.ReadFile(out)
+	require.NoError(t, err)
+	// Ratios are per round (4× and 3×), then averaged.
+	require.Contains(t, string(first), "| `col` | yes (2000000/2000000) | 5.00 | 3.50× (3.00×–4.00×) |")
+
+	edited := strings.Replace(string(first), "# Benchmark results\n", "# Benchmark results\n\nHand-written analysis.\n", 1) + "\nTrailing notes.\n"
+	require.NoError(t, os.WriteFile(out, []byte(edited), 0o644))
+	results[0].CPU = 8 * time.Second
+	results[1].Delivered = 999_999
+	results[1].Missing = 1
+	require.NoError(t, writeResults(o, machine{}, results))
+	second, err := os.ReadFile(out)
+	require.NoError(t, err)
+	text := string(second)
+	require.Contains(t, text, "Hand-written analysis.")
+	require.Contains(t, text, "Trailing notes.")
+	require.Equal(t, 1, strings.Count(text, "<!-- bench:100k:begin"))
+	require.Contains(t, text, "| `col` | yes (2000000/2000000) | 7.00 | 5.50× (3.00×–8.00×) |")
+	require.Contains(t, text, "| `agent` | **NO** (1999999/2000000) |")
+}

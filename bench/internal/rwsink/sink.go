@@ -1,0 +1,256 @@
+// Package rwsink is the benchmark's remote-write receiver: it verifies the
+// SigV4 signature of every request the way the AMP stand-in does
+// (internal/sigv4check), checks the remote-write 1.0 headers, decodes the
+// body (internal/remotewrite) and only counts what it received: samples,
+// distinct series, bytes on the wire, and the samples of each synthetic
+// scrape (target, sequence number), found from the sample's value with
+// synthtarget.SeqOf.
+//
+// Unlike remotewrite.Recorder it keeps no samples, so that the sink's own
+// memory and CPU stay small next to the processes being measured at
+// 500 K series.
+package rwsink
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/remotewrite"
+	"github.com/otelcol-eks/otelcol-eks/internal/sigv4check"
+	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
+)
+
+// Scrape identifies one scrape of one synthetic target.
+type Scrape struct {
+	Target int   // index in the synthtarget.Set
+	Seq    int64 // the target's sequence number of the scrape
+}
+
+// Counters are cumulative totals since the last Reset. The difference of
+// two Counters taken at two instants describes the requests received in
+// between.
+type Counters struct {
+	Requests  int64 // accepted requests
+	Rejected  int64 // refused requests (signature, headers, body)
+	WireBytes int64 // compressed body bytes of accepted requests
+	Samples   int64 // float samples of every series (synthetic or not)
+	// Synth are samples of synthetic series attributed to a scrape;
+	// Unattributed are samples named like synthetic series whose pod or
+	// value matches no scrape (a corrupted value would land here).
+	Synth, Unattributed int64
+	Histograms          int64 // native histogram samples (none expected)
+	// Unsigned are accepted requests that carried no signature, which
+	// only AllowUnsigned permits.
+	Unsigned int64
+}
+
+// Sink is an http.Handler receiving remote-write 1.0 requests. It is safe
+// for concurrent use; create it with New.
+type Sink struct {
+	verifier *sigv4check.Verifier
+	targets  map[string]int // pod label -> target index
+
+	mu            sync.Mutex
+	allowUnsigned bool
+	c             Counters
+	reasons       map[string]int
+	series        map[uint64]struct{}
+	perScrape     map[Scrape]int
+}
+
+// New returns a Sink that accepts only requests signed for verifier (nil
+// accepts unsigned requests) and attributes synthetic samples to targets
+// by their pod label: pods[i] is target i's.
+func New(verifier *sigv4check.Verifier, pods []string) *Sink {
+	s := &Sink{verifier: verifier, targets: make(map[string]int, len(pods))}
+	for i, p := range pods {
+		s.targets[p] = i
+	}
+	s.Reset()
+	return s
+}
+
+// Reset forgets everything counted so far; the benchmark calls it before
+// each run.
+func (s *Sink) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c = Counters{}
+	s.reasons = map[string]int{}
+	s.series = map[uint64]struct{}{}
+	s.perScrape = map[Scrape]int{}
+}
+
+// AllowUnsigned makes the sink accept requests without an Authorization
+// header (still verifying signed ones), for senders that cannot sign:
+// Debian's Prometheus 2.42 parses a remote_write sigv4 block but sends
+// its requests unsigned.
+func (s *Sink) AllowUnsigned(allow bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.allowUnsigned = allow
+}
+
+// Counters returns the totals since the last Reset.
+func (s *Sink) Counters() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+// Series is the number of distinct label sets received since the last Reset.
+func (s *Sink) Series() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.series)
+}
+
+// RejectReasons counts refused requests by cause (a sigv4check Reason*,
+// "unsupported" or "bad_body") since the last Reset.
+func (s *Sink) RejectReasons() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.reasons))
+	for k, v := range s.reasons {
+		out[k] = v
+	}
+	return out
+}
+
+// Delivered returns how many samples of each scrape in want arrived.
+func (s *Sink) Delivered(want []Scrape) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, len(want))
+	for i, k := range want {
+		out[i] = s.perScrape[k]
+	}
+	return out
+}
+
+// ServeHTTP implements http.Handler: 204 for a counted request; 403, 413,
+// 415 or 400 (counted as rejected) otherwise.
+func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v := s.verifier
+	if v == nil {
+		v = &sigv4check.Verifier{}
+	}
+	body, rej := v.ReadBody(w, r)
+	unsigned := r.Header.Get("Authorization") == ""
+	s.mu.Lock()
+	skip := unsigned && s.allowUnsigned
+	s.mu.Unlock()
+	if rej == nil && s.verifier != nil && !skip {
+		if err := s.verifier.Verify(r, body); err != nil {
+			rej = sigv4check.AsReject(err)
+		}
+	}
+	if rej != nil {
+		s.reject(rej.Reason)
+		rej.WriteResponse(w)
+		return
+	}
+	if err := remotewrite.CheckHeaders(r.Header); err != nil {
+		s.reject("unsupported")
+		http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
+		return
+	}
+	wr, err := remotewrite.Unmarshal(body)
+	if err != nil {
+		s.reject("bad_body")
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.count(wr, len(body), unsigned)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sink) reject(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.Rejected++
+	s.reasons[reason]++
+}
+
+// count adds one decoded request. Label hashing and attribution happen
+// outside the lock; only the map updates are serialised.
+func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
+	hashes := make([]uint64, len(wr.Timeseries))
+	type hit struct {
+		k Scrape
+		n int
+	}
+	var hits []hit
+	var c Counters
+	var d xxhash.Digest
+	for i, ts := range wr.Timeseries {
+		d.Reset()
+		var name, pod, le string
+		for _, l := range ts.Labels {
+			_, _ = d.WriteString(l.Name)
+			_, _ = d.Write([]byte{0xff})
+			_, _ = d.WriteString(l.Value)
+			_, _ = d.Write([]byte{0xff})
+			switch l.Name {
+			case "__name__":
+				name = l.Value
+			case "pod":
+				pod = l.Value
+			case "le":
+				le = l.Value
+			}
+		}
+		hashes[i] = d.Sum64()
+		c.Samples += int64(len(ts.Samples))
+		c.Histograms += int64(len(ts.Histograms))
+		if !isSynth(name) {
+			continue
+		}
+		target, known := s.targets[pod]
+		for _, smp := range ts.Samples {
+			seq, ok := synthtarget.SeqOf(name, le, smp.Value)
+			if !known || !ok {
+				c.Unattributed++
+				continue
+			}
+			c.Synth++
+			k := Scrape{Target: target, Seq: seq}
+			if n := len(hits); n > 0 && hits[n-1].k == k {
+				hits[n-1].n++
+			} else {
+				hits = append(hits, hit{k, 1})
+			}
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.Requests++
+	if unsigned {
+		s.c.Unsigned++
+	}
+	s.c.WireBytes += int64(wireBytes)
+	s.c.Samples += c.Samples
+	s.c.Synth += c.Synth
+	s.c.Unattributed += c.Unattributed
+	s.c.Histograms += c.Histograms
+	for _, h := range hashes {
+		s.series[h] = struct{}{}
+	}
+	for _, h := range hits {
+		s.perScrape[h.k] += h.n
+	}
+}
+
+// isSynth reports whether a stored metric name is one synthtarget serves.
+func isSynth(name string) bool {
+	switch name {
+	case synthtarget.CounterName, synthtarget.GaugeName,
+		synthtarget.HistogramName + "_bucket", synthtarget.HistogramName + "_sum", synthtarget.HistogramName + "_count":
+		return true
+	}
+	return false
+}
