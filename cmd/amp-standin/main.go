@@ -29,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
 )
 
 func main() {
@@ -61,8 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	}
 
 	if !*allowNonLoopback {
-		if err := ampstandin.CheckLoopback(*listen); err != nil {
-			return err
+		if err := loopback.Check(*listen); err != nil {
+			return fmt.Errorf("%w (use -allow-non-loopback to override)", err)
 		}
 	}
 	creds := aws.Credentials{

@@ -12,10 +12,11 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/golang/snappy"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
 )
 
 // MaxBodyBytes bounds the request body the proxy reads; larger bodies are
@@ -94,7 +95,7 @@ func Start(cfg Config) (*Proxy, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if err := checkLoopback(addr); err != nil {
+	if err := loopback.Check(addr); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -123,17 +124,6 @@ func Start(cfg Config) (*Proxy, error) {
 	}
 	go p.serve(ln)
 	return p, nil
-}
-
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("cannot parse listen address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("listen address %q is not a loopback address", addr)
-	}
-	return nil
 }
 
 // serve runs until ln is closed; closing it is how Refuse and Close stop it.
@@ -183,7 +173,7 @@ func (p *Proxy) Set(f Fault) error {
 			delete(p.conns, c)
 		}
 	case f.Kind != KindRefuse && p.ln == nil:
-		ln, err := listenAgain(p.addr)
+		ln, err := loopback.Relisten(p.addr)
 		if err != nil {
 			return err
 		}
@@ -191,22 +181,6 @@ func (p *Proxy) Set(f Fault) error {
 		go p.serve(ln)
 	}
 	return nil
-}
-
-// listenAgain binds addr again after Refuse, retrying briefly while the
-// kernel still holds it.
-func listenAgain(addr string) (net.Listener, error) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			return ln, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("cannot listen on %s again: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // Stats returns a copy of the counters.

@@ -7,8 +7,9 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
 )
 
 // DialTimeout bounds the connection to the upstream made for each accepted
@@ -64,14 +65,14 @@ type link struct {
 // Start listens on cfg.Addr, starts passing connections through to
 // cfg.Upstream and returns the proxy. Both addresses must be on loopback.
 func Start(cfg Config) (*Proxy, error) {
-	if err := checkLoopback(cfg.Upstream); err != nil {
+	if err := loopback.Check(cfg.Upstream); err != nil {
 		return nil, fmt.Errorf("cannot use upstream: %w", err)
 	}
 	addr := cfg.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if err := checkLoopback(addr); err != nil {
+	if err := loopback.Check(addr); err != nil {
 		return nil, fmt.Errorf("cannot listen: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -83,19 +84,6 @@ func Start(cfg Config) (*Proxy, error) {
 	p.wg.Add(1)
 	go p.serve(ln)
 	return p, nil
-}
-
-// checkLoopback fails unless addr is host:port with a loopback IP or
-// localhost as host.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("cannot parse address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("address %q is not on loopback", addr)
-	}
-	return nil
 }
 
 // Addr is the proxy's host:port; it stays the same across Refuse and Pass.
@@ -137,7 +125,7 @@ func (p *Proxy) Pass() error {
 	if p.ln != nil {
 		return nil
 	}
-	ln, err := listenAgain(p.addr)
+	ln, err := loopback.Relisten(p.addr)
 	if err != nil {
 		return err
 	}
@@ -145,22 +133,6 @@ func (p *Proxy) Pass() error {
 	p.wg.Add(1)
 	go p.serve(ln)
 	return nil
-}
-
-// listenAgain binds addr again after Refuse, retrying briefly while the
-// address is in use.
-func listenAgain(addr string) (net.Listener, error) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			return ln, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("cannot listen on %s again: %w", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // Stats returns a copy of the counters.

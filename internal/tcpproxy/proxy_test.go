@@ -186,9 +186,9 @@ func TestStartRejects(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 	f(Config{}, "cannot use upstream")
-	f(Config{Upstream: "10.0.0.1:443"}, `address "10.0.0.1:443" is not on loopback`)
-	f(Config{Upstream: "example.com:443"}, "is not on loopback")
-	f(Config{Upstream: "127.0.0.1:443", Addr: "0.0.0.0:0"}, `cannot listen: address "0.0.0.0:0" is not on loopback`)
+	f(Config{Upstream: "10.0.0.1:443"}, `address "10.0.0.1:443" is not a loopback address`)
+	f(Config{Upstream: "example.com:443"}, "is not a loopback address")
+	f(Config{Upstream: "127.0.0.1:443", Addr: "0.0.0.0:0"}, `cannot listen: address "0.0.0.0:0" is not a loopback address`)
 	f(Config{Upstream: "127.0.0.1:443", Addr: "127.0.0.1"}, "cannot parse address")
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
 	"github.com/otelcol-eks/otelcol-eks/internal/ordersdemo"
 	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 	"github.com/otelcol-eks/otelcol-eks/internal/testenv/promserver"
@@ -178,7 +179,7 @@ func (o *Options) fill() error {
 		if a == "" {
 			continue
 		}
-		if err := ampstandin.CheckLoopback(a); err != nil {
+		if err := loopback.Check(a); err != nil {
 			return err
 		}
 	}
