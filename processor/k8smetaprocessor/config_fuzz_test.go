@@ -1,18 +1,15 @@
-//go:build chaos
-
-package chaos
+package k8smetaprocessor
 
 import (
 	"testing"
 
 	"go.opentelemetry.io/collector/confmap"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor"
 )
 
-// FuzzConfig feeds arbitrary YAML to the k8smeta config loader (unmarshal,
-// then Validate): it may reject the input, it must never panic.
+// FuzzConfig feeds arbitrary YAML to the config loader (unmarshal, then
+// Validate): it may reject the input, it must never panic. The seeds run
+// with every `go test`; `go test -fuzz FuzzConfig` explores further.
 func FuzzConfig(f *testing.F) {
 	for _, seed := range []string{
 		"auth_type: none\n",
@@ -26,7 +23,7 @@ func FuzzConfig(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	factory := k8smetaprocessor.NewFactory()
+	factory := NewFactory()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var raw map[string]any
 		if err := yaml.Unmarshal(data, &raw); err != nil || raw == nil {
