@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -103,6 +104,20 @@ func startCache(settings cacheSettings, clients Clients, rsCacheSize int, errs *
 	return r, nil
 }
 
+// reconnectBackoff paces a reflector's list/watch retries after the API
+// server failed. client-go's default (0.8 s doubling to 30 s, plus up to
+// 100 % jitter, reset only after 2 minutes) left metadata stale for 7–45 s
+// after an API outage ended (test/chaos TestKubeAPIUnreachable). This caps
+// the wait at 8 s (16 s with jitter); the jitter still spreads the
+// reconnects of a DaemonSet's collectors across the API server.
+var reconnectBackoff = wait.Backoff{
+	Duration: 500 * time.Millisecond,
+	Factor:   2,
+	Jitter:   1,
+	Steps:    16,
+	Cap:      8 * time.Second,
+}
+
 // sweepInterval is a quarter of the grace period, between 1 s and 30 s.
 func sweepInterval(grace time.Duration) time.Duration {
 	return min(max(grace/4, time.Second), 30*time.Second)
@@ -111,7 +126,8 @@ func sweepInterval(grace time.Duration) time.Duration {
 func (r *cacheRunner) run(ctx context.Context, name string, lw cache.ListerWatcher, example runtime.Object, store cache.ReflectorStore) {
 	// No resync: periodic resyncs caused CPU spikes on large clusters
 	// (contrib #48110) and our stores do not need them.
-	refl := cache.NewReflectorWithOptions(lw, example, store, cache.ReflectorOptions{Name: "k8smeta/" + name})
+	backoff := reconnectBackoff
+	refl := cache.NewReflectorWithOptions(lw, example, store, cache.ReflectorOptions{Name: "k8smeta/" + name, Backoff: &backoff})
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
