@@ -51,3 +51,20 @@ func Relisten(addr string) (net.Listener, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// FreePorts returns n distinct TCP ports that were free on 127.0.0.1: all n
+// are held until the last is chosen, so they differ from each other. Another
+// process may still take one before the caller's child binds it; the child
+// then fails to start, and its log says so.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("cannot find a free port: %w", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -2,6 +2,7 @@ package loopback
 
 import (
 	"net"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -41,4 +42,23 @@ func TestRelisten(t *testing.T) {
 	_, err = Relisten("127.0.0.1:-1")
 	require.ErrorContains(t, err, "cannot listen on 127.0.0.1:-1 again")
 	require.NoError(t, again.Close())
+}
+
+func TestFreePorts(t *testing.T) {
+	ports, err := FreePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p <= 0 || seen[p] {
+			t.Fatalf("ports %v: want 3 distinct positive ports", ports)
+		}
+		seen[p] = true
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("port %d is not free after FreePorts returned: %v", p, err)
+		}
+		ln.Close()
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
 
 	"github.com/otelcol-eks/otelcol-eks/bench/internal/procstat"
 	"github.com/otelcol-eks/otelcol-eks/bench/internal/rwsink"
@@ -244,7 +245,7 @@ func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResul
 // processSpec turns a subject into a command line and environment: free
 // loopback ports, the run's state directory, the sink, the targets.
 func (b *bench) processSpec(s subjectSpec, dir string) (subject.Spec, string, error) {
-	ports, err := freePorts(3)
+	ports, err := loopback.FreePorts(3)
 	if err != nil {
 		return subject.Spec{}, "", err
 	}
@@ -336,26 +337,6 @@ func sleepCtx(ctx context.Context, proc *subject.Process, d time.Duration) error
 	case <-proc.Exited():
 		return fmt.Errorf("process exited: %v", proc.Err())
 	}
-}
-
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	out := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("cannot find a free port: %w", err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }
 
 // fetch GETs url into the file path (pprof profiles).

@@ -1,7 +1,6 @@
 package kubeapiserver
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -23,18 +22,6 @@ func startProcess(name, bin string, out io.Writer, args []string) (*childproc.Pr
 	return childproc.Start(childproc.Config{
 		Name: name, Path: bin, Args: args, Output: out, DeathSignal: syscall.SIGTERM,
 	})
-}
-
-// freePort asks the kernel for a free loopback TCP port. Another process
-// may take it before the child binds it; the child then fails to start and
-// Start reports its log.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cannot find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func loopbackAddr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

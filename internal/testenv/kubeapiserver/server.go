@@ -15,6 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv"
+
 	"k8s.io/client-go/rest"
 
 	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
@@ -130,14 +133,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 func (s *Server) startEtcd(ctx context.Context, bin string, out io.Writer) error {
-	clientPort, err := freePort()
+	ports, err := loopback.FreePorts(2)
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
-	if err != nil {
-		return err
-	}
+	clientPort, peerPort := ports[0], ports[1]
 	clientURL := "http://" + loopbackAddr(clientPort)
 	peerURL := "http://" + loopbackAddr(peerPort)
 	s.etcd, err = startProcess("etcd", bin, out, []string{
@@ -165,10 +165,11 @@ func (s *Server) startEtcd(ctx context.Context, bin string, out io.Writer) error
 }
 
 func (s *Server) startAPIServer(ctx context.Context, bin, tokenFile, policyFile string, opts Options) error {
-	port, err := freePort()
+	ports, err := loopback.FreePorts(1)
 	if err != nil {
 		return err
 	}
+	port := ports[0]
 	s.url = "https://" + loopbackAddr(port)
 	args := append([]string{
 		"--etcd-servers=" + s.etcdURL,
@@ -270,19 +271,10 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
-// TB is the part of testing.TB StartForTest uses.
-type TB interface {
-	Helper()
-	Fatalf(format string, args ...any)
-	Cleanup(func())
-	Logf(format string, args ...any)
-	Failed() bool
-}
-
 // StartForTest starts a control plane for t, stops it when the test ends
 // (printing its logs if the test failed), and fails the test, never skips
 // it, when the binaries are missing or do not start.
-func StartForTest(t TB, opts Options) *Server {
+func StartForTest(t testenv.TB, opts Options) *Server {
 	t.Helper()
 	s, err := Start(context.Background(), opts)
 	if err != nil {

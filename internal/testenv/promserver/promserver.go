@@ -36,6 +36,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
+	"github.com/otelcol-eks/otelcol-eks/internal/testenv"
+
 	"github.com/prometheus/common/model"
 
 	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
@@ -129,11 +132,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 func launch(ctx context.Context, bin, dir string, ownsDir bool, cfgPath string, opts Options) (*Server, error) {
-	port, err := freePort()
+	ports, err := loopback.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	args := append([]string{
 		"--config.file=" + cfgPath,
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
@@ -286,19 +289,10 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
-// TB is the part of testing.TB StartForTest uses.
-type TB interface {
-	Helper()
-	Fatalf(format string, args ...any)
-	Cleanup(func())
-	Logf(format string, args ...any)
-	Failed() bool
-}
-
 // StartForTest starts a server for t, stops it when the test ends (printing
 // its log if the test failed) and fails the test — never skips it — when
 // Prometheus is missing or does not start.
-func StartForTest(t TB, opts Options) *Server {
+func StartForTest(t testenv.TB, opts Options) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -315,16 +309,6 @@ func StartForTest(t TB, opts Options) *Server {
 		}
 	})
 	return s
-}
-
-// freePort asks the kernel for a free loopback TCP port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cannot find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func removeIf(cond bool, dir string) {
