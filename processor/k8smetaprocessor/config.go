@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -61,6 +63,14 @@ type Config struct {
 	// workload, workload_kind, node, zone, …) on data points, so that
 	// `sum by (deployment)` works without joining target_info.
 	DatapointLabels bool `mapstructure:"datapoint_labels"`
+	// DatapointLabelsExclude names data point labels not to write although
+	// their extract option is on; the resource attributes are still
+	// written. Every label costs CPU and bytes for every sample downstream
+	// (translation, compression, storage), so a lean pipeline keeps on its
+	// series only the labels its queries group by, e.g. the kind-specific
+	// workload label (deployment, statefulset, …) without the generic
+	// workload and workload_kind.
+	DatapointLabelsExclude []string `mapstructure:"datapoint_labels_exclude"`
 	// Overwrite allows replacing a non-empty value already present. By
 	// default existing values are kept.
 	Overwrite bool `mapstructure:"overwrite"`
@@ -198,10 +208,71 @@ func (cfg *Config) Validate() error {
 		}
 		seen[a.Source] = true
 	}
+	errs = append(errs, cfg.validateExclude()...)
 	errs = append(errs, validateLabels("extract.pod_labels", cfg.Extract.PodLabels)...)
 	errs = append(errs, validateLabels("extract.namespace_labels", cfg.Extract.NamespaceLabels)...)
 	errs = append(errs, validateLabels("extract.node_labels", cfg.Extract.NodeLabels)...)
 	return errors.Join(errs...)
+}
+
+// validateExclude requires every excluded name to be a data point label
+// this configuration writes: a misspelt name would otherwise exclude
+// nothing, silently.
+func (cfg *Config) validateExclude() []error {
+	if len(cfg.DatapointLabelsExclude) == 0 {
+		return nil
+	}
+	if !cfg.DatapointLabels {
+		return []error{errors.New("datapoint_labels_exclude: set, but datapoint_labels is false: no data point label is written")}
+	}
+	written := cfg.datapointLabelNames()
+	var errs []error
+	for i, name := range cfg.DatapointLabelsExclude {
+		if !slices.Contains(written, name) {
+			errs = append(errs, fmt.Errorf("datapoint_labels_exclude[%d]: %q is not a data point label this configuration writes (%s)",
+				i, name, strings.Join(written, ", ")))
+		}
+	}
+	return errs
+}
+
+// datapointLabelNames lists, sorted, every data point label the
+// configuration may write, exclusions not applied.
+func (cfg *Config) datapointLabelNames() []string {
+	var pairs []keyPair
+	if cfg.ClusterName != "" {
+		pairs = append(pairs, keyCluster)
+	}
+	e := cfg.Extract
+	if e.Workload {
+		pairs = append(pairs, keyWorkloadKind, keyWorkload, keyJobOfCronJob)
+		for _, k := range workloadKeys {
+			pairs = append(pairs, k)
+		}
+	}
+	if e.Node {
+		pairs = append(pairs, keyNode)
+	}
+	if e.NodeTopology {
+		pairs = append(pairs, keyZone, keyRegion, keyInstanceType, keyNodegroup, keyCapacityEKS, keyNodepool)
+	}
+	if e.PodUID {
+		pairs = append(pairs, keyPodUID)
+	}
+	if e.PodStartTime {
+		pairs = append(pairs, keyPodStart)
+	}
+	for _, prefixed := range [][]keyPair{labelKeys(podLabelPrefix, e.PodLabels), labelKeys(nodeLabelPrefix, e.NodeLabels), labelKeys(namespaceLabelPref, e.NamespaceLabels)} {
+		pairs = append(pairs, prefixed...)
+	}
+	names := make([]string, 0, len(pairs))
+	for _, k := range pairs {
+		if k.label != "" {
+			names = append(names, k.label)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 func validateLabels(field string, labels []LabelConfig) []error {

@@ -35,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 		NodeLabels:      []LabelConfig{{Key: "karpenter.sh/nodepool", Tag: "pool"}},
 	}
 	full.ResourceAttributes = false
+	full.DatapointLabelsExclude = []string{"workload", "workload_kind", "pool"}
 	full.Overwrite = true
 	full.ReplicaSetCacheSize = 64
 
@@ -49,6 +50,8 @@ func TestLoadConfig(t *testing.T) {
 		{id: "bad_source", wantErr: `associations[0].source: "connection" is not one of`},
 		{id: "bad_tag", wantErr: `extract.pod_labels[0].tag: "my-app" is not a Prometheus label name`},
 		{id: "labels_without_output", wantErr: "associations[0]: source datapoint_labels needs datapoint_labels: true"},
+		// zone is written only with extract.node_topology.
+		{id: "bad_exclude", wantErr: `datapoint_labels_exclude[1]: "zone" is not a data point label this configuration writes (cronjob, daemonset, deployment, job_name, node, replicaset, statefulset, workload, workload_kind)`},
 		{id: "negative_wait", wantErr: "wait_for_sync: -1s must not be negative"},
 	}
 	for _, tt := range tests {
@@ -96,4 +99,8 @@ func TestValidateNamesField(t *testing.T) {
 	f(func(c *Config) { c.Associations[0].PodLabel = "" }, `associations[0]: namespace_label "namespace" and pod_label ""`)
 	f(func(c *Config) { c.Extract.NodeLabels = []LabelConfig{{Key: "bad key"}} }, `extract.node_labels[0].key: "bad key"`)
 	f(func(c *Config) { c.Extract.NamespaceLabels = []LabelConfig{{Key: "team", Tag: "9x"}} }, `extract.namespace_labels[0].tag: "9x"`)
+	f(func(c *Config) { c.DatapointLabelsExclude = []string{"cluster"} }, `datapoint_labels_exclude[0]: "cluster" is not a data point label`)
+	f(func(c *Config) {
+		c.DatapointLabels, c.Associations, c.DatapointLabelsExclude = false, c.Associations[1:], []string{"node"}
+	}, "datapoint_labels_exclude: set, but datapoint_labels is false")
 }

@@ -1,21 +1,32 @@
 package k8smetaprocessor
 
+import "slices"
+
 // keyIndex numbers the distinct attribute names a processor can write in
 // one place (data point or resource), so that one pass over an attribute
-// map finds which of them are present. A name whose length no indexed name
-// has is rejected without reading its bytes; the others are bucketed by
-// length, first and last byte.
+// map finds which of them are present. It is read for every attribute of
+// every point, so a lookup is a length test, a hash of three bytes and, in
+// an open-addressed table at most a quarter full, usually one string
+// comparison.
 type keyIndex struct {
 	keys    []string
-	lengths uint64     // bit min(len(name), 63) set for every name
-	buckets [128][]int // slots by bucketOf(name)
+	lengths uint64 // bit min(len(name), 63) set for every name
+	// table holds 1 + slot at hashOf(name), or at the next free cell
+	// (linear probing); 0 is empty. Its size keeps it at most a quarter
+	// full, so a miss stops at an empty cell within a probe or two.
+	table []int32
+	mask  int
 }
 
-func bucketOf(k string) int {
-	if k == "" {
+// hashOf mixes a name's length, first, middle and last bytes: the names
+// written here differ in at least one of them far more often than not, and
+// reading three bytes is cheaper than hashing the string.
+func hashOf(k string) int {
+	n := len(k)
+	if n == 0 {
 		return 0
 	}
-	return (len(k)*5 ^ int(k[0])*3 ^ int(k[len(k)-1])) & 127
+	return n*0x9e37 ^ int(k[0])*0x85eb ^ int(k[n/2])*0xc2b2 ^ int(k[n-1])*0x27d4
 }
 
 // slot returns the index of k, or -1 if k is not one of the names.
@@ -23,12 +34,15 @@ func (x *keyIndex) slot(k string) int {
 	if x.lengths&(1<<min(len(k), 63)) == 0 {
 		return -1
 	}
-	for _, s := range x.buckets[bucketOf(k)] {
-		if x.keys[s] == k {
-			return s
+	for h := hashOf(k) & x.mask; ; h = (h + 1) & x.mask {
+		s := x.table[h]
+		if s == 0 {
+			return -1
+		}
+		if x.keys[s-1] == k {
+			return int(s - 1)
 		}
 	}
-	return -1
 }
 
 // add returns the slot of k, numbering it if new; -1 for "" (not written).
@@ -36,14 +50,34 @@ func (x *keyIndex) add(k string) int {
 	if k == "" {
 		return -1
 	}
-	if s := x.slot(k); s >= 0 {
-		return s
+	if x.table != nil {
+		if s := x.slot(k); s >= 0 {
+			return s
+		}
 	}
 	x.lengths |= 1 << min(len(k), 63)
-	b := bucketOf(k)
-	x.buckets[b] = append(x.buckets[b], len(x.keys))
 	x.keys = append(x.keys, k)
+	if size := len(x.table); 4*len(x.keys) > size {
+		x.rehash(max(64, 2*size))
+	} else {
+		x.insert(len(x.keys) - 1)
+	}
 	return len(x.keys) - 1
+}
+
+func (x *keyIndex) rehash(size int) {
+	x.table, x.mask = make([]int32, size), size-1
+	for s := range x.keys {
+		x.insert(s)
+	}
+}
+
+func (x *keyIndex) insert(s int) {
+	h := hashOf(x.keys[s]) & x.mask
+	for x.table[h] != 0 {
+		h = (h + 1) & x.mask
+	}
+	x.table[h] = int32(s + 1)
 }
 
 // keyNames are the names a processor writes in one place, resolved once to
@@ -66,6 +100,9 @@ func newKeyNames(p *k8smetaProcessor, label bool) *keyNames {
 	x := &keyIndex{}
 	slot := func(k keyPair) int {
 		if label {
+			if slices.Contains(p.cfg.DatapointLabelsExclude, k.label) {
+				return -1 // never written
+			}
 			return x.add(k.label)
 		}
 		return x.add(k.resource)

@@ -34,7 +34,7 @@ func TestGolden(t *testing.T) {
 	objs := loadObjects(t, filepath.Join("testdata", "golden", "objects.yaml"))
 	cases, err := filepath.Glob(filepath.Join("testdata", "golden", "*", "input.yaml"))
 	require.NoError(t, err)
-	require.Len(t, cases, 8)
+	require.Len(t, cases, 9)
 	for _, in := range cases {
 		dir := filepath.Dir(in)
 		t.Run(filepath.Base(dir), func(t *testing.T) {

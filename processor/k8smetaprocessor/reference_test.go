@@ -3,6 +3,7 @@ package k8smetaprocessor
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,7 +58,9 @@ func referenceProcess(p *k8smetaProcessor, md pmetric.Metrics) assocCounts {
 					}
 				}
 			}
-			referencePut(p, attrs, keyCluster.label, p.cfg.ClusterName)
+			if !slices.Contains(p.cfg.DatapointLabelsExclude, keyCluster.label) {
+				referencePut(p, attrs, keyCluster.label, p.cfg.ClusterName)
+			}
 			if own != nil {
 				referenceWritePod(p, c, attrs, own, true)
 			}
@@ -102,7 +105,9 @@ func referenceWritePod(p *k8smetaProcessor, c *metaCache, m pcommon.Map, pod *po
 	e := &p.cfg.Extract
 	put := func(k keyPair, v string) {
 		if label {
-			referencePut(p, m, k.label, v)
+			if !slices.Contains(p.cfg.DatapointLabelsExclude, k.label) {
+				referencePut(p, m, k.label, v)
+			}
 		} else {
 			referencePut(p, m, k.resource, v)
 		}
@@ -229,6 +234,13 @@ func randomConfig(rng *rand.Rand, i int) *Config {
 	rng.Shuffle(len(cfg.Associations), func(a, b int) {
 		cfg.Associations[a], cfg.Associations[b] = cfg.Associations[b], cfg.Associations[a]
 	})
+	if cfg.DatapointLabels && rng.IntN(3) == 0 {
+		for _, name := range cfg.datapointLabelNames() {
+			if rng.IntN(2) == 0 {
+				cfg.DatapointLabelsExclude = append(cfg.DatapointLabelsExclude, name)
+			}
+		}
+	}
 	return cfg
 }
 

@@ -463,16 +463,18 @@ func classifyScrapes(s served, m model.Matrix) (classes map[scrapeKey]*scrapeCla
 
 // noTopology is what wrongEnrichment says of a sample enriched while the
 // node was not cached yet.
-const noTopology = `capacity_type="" instance_type="" nodegroup="" zone=""`
+const noTopology = `nodegroup="" zone=""`
 
 // wrongEnrichment names the labels k8smeta should have written on an
 // enriched sample of a pod of deployment and did not (or wrote wrong);
-// "" when all are right. (region is not checked: the shipped exporter
-// sets it as an external label.)
+// "" when all are right. The labels the shipped configuration keeps off
+// series (datapoint_labels_exclude) must be absent. (region is not
+// checked: the shipped exporter sets it as an external label.)
 func wrongEnrichment(l model.Metric, deployment string) string {
 	want := map[model.LabelName]string{
-		"workload": deployment, "workload_kind": "Deployment", "deployment": deployment, "node": kubeNode,
-		"zone": kubeZone, "instance_type": "m5.large", "nodegroup": "core", "capacity_type": "ON_DEMAND",
+		"workload": deployment, "workload_kind": "Deployment", "node": kubeNode,
+		"zone": kubeZone, "nodegroup": "core",
+		"deployment": "", "instance_type": "", "capacity_type": "",
 	}
 	var wrong []string
 	for name, v := range want {

@@ -375,9 +375,11 @@ func assertTargets(t *testing.T, prom *promserver.Server, targets []target, enri
 			expect := map[string]string{
 				"namespace": want.namespace, "workload": want.workload, "workload_kind": want.kind,
 				"node": want.node.name, "cluster": clusterName, "account_id": accountID, "region": region,
+				// Kept off series by the shipped datapoint_labels_exclude.
+				"deployment": "", "statefulset": "", "instance_type": "", "capacity_type": "",
 			}
 			if enriched {
-				expect["zone"], expect["nodegroup"], expect["instance_type"] = want.node.zone, want.node.nodegroup, want.node.instanceType
+				expect["zone"], expect["nodegroup"] = want.node.zone, want.node.nodegroup
 			}
 			for k, v := range expect {
 				if string(m[model.LabelName(k)]) != v {
