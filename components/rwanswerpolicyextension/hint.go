@@ -16,7 +16,7 @@ func (p *answerPolicy) hint(c cause, req *http.Request) string {
 		if d := decodedSize(req); d >= 0 {
 			size += fmt.Sprintf(", %d decoded", d)
 		}
-		return size + ": lower the exporter's max_batch_size_bytes (it bounds the decoded size of each request; AMP refuses requests above its size limit, the shipped configurations use 1000000)"
+		return size + ": lower the exporter's max_batch_size_bytes (it bounds the decoded size of each request; AMP refuses requests above its size limit)"
 	case "out_of_order":
 		return "samples older than the newest the backend holds for their series: keep max_batch_request_parallelism at 1 and make sure only one collector writes each series"
 	case "duplicate_sample":
