@@ -247,6 +247,56 @@ func BenchmarkCadvisorScanFloor(b *testing.B) {
 	require.Equal(b, b.N*points*16, strs, "every point carries 6 cadvisor and 10 written labels")
 }
 
+// BenchmarkCadvisorLookupFloor is a lower bound of the steady state at data
+// point level that still does what the processor must: read the point's
+// attributes once, find its pod by the namespace and pod labels (the
+// association counts need the lookup even when nothing is written), get
+// the pod's label set, and confirm that each of its ten labels is there
+// with its value, matched in order by plain string comparison (no index,
+// no duplicate-key or empty-value rules). Whatever the processor does
+// beyond this is what a faster steady state could still remove.
+func BenchmarkCadvisorLookupFloor(b *testing.B) {
+	p := cadvisorProcessor(b)
+	batch := cadvisorBatch()
+	p.enrich(batch)
+	c := p.cache.Load()
+	s := newBatchState(p)
+	s.c = c
+	const points = cadvisorPods * cadvisorSeries
+	matched := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ms := batch.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+		for i := range ms.Len() {
+			dps := ms.At(i).Gauge().DataPoints()
+			for j := range dps.Len() {
+				var ns, name string
+				var set []keyValue
+				e := 0
+				dps.At(j).Attributes().Range(func(k string, v pcommon.Value) bool {
+					switch {
+					case set != nil:
+						if e < len(set) && k == p.pointNames.idx.keys[set[e].slot] && v.Str() == set[e].value {
+							e++
+						}
+					case k == "namespace":
+						ns = v.Str()
+					case k == "pod":
+						name = v.Str()
+						set = s.pointSet(c.podByName(ns, name))
+					}
+					return true
+				})
+				matched += e
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
+	s.reset()
+	require.Equal(b, b.N*points*10, matched, "every point carries its pod's ten labels")
+}
+
 // BenchmarkPodMemory reports the heap held per cached pod (all indexes
 // included) after adding 5000 pods, and the total.
 func BenchmarkPodMemory(b *testing.B) {
