@@ -152,7 +152,7 @@ chaos: build ensure-prometheus k8s-binaries ## Fault injection: outage, restart,
 ## ---- Kubernetes ----
 
 .PHONY: k8s-binaries
-k8s-binaries: ## Build kube-apiserver v1.37.2, etcd v3.6.16 and kustomize into ~/.cache/otelcol-eks (once; ~8 min cold).
+k8s-binaries: ## Build kube-apiserver v1.37.2, etcd v3.6.16 and kustomize into ~/.cache/otelcol-eks (once; ~5 min cold).
 	test/k8sbuild/build.sh
 
 .PHONY: e2e-k8s
