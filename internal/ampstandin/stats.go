@@ -3,6 +3,7 @@ package ampstandin
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -65,14 +66,8 @@ func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.s
-	s.Rejected = make(map[string]int64, len(c.s.Rejected))
-	for k, v := range c.s.Rejected {
-		s.Rejected[k] = v
-	}
-	s.Upstream = make(map[string]int64, len(c.s.Upstream))
-	for k, v := range c.s.Upstream {
-		s.Upstream[k] = v
-	}
+	s.Rejected = maps.Clone(c.s.Rejected)
+	s.Upstream = maps.Clone(c.s.Upstream)
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -188,14 +189,8 @@ func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
-	s.Answered = make(map[int]int64, len(p.stats.Answered))
-	for k, v := range p.stats.Answered {
-		s.Answered[k] = v
-	}
-	s.Injected = make(map[int]int64, len(p.stats.Injected))
-	for k, v := range p.stats.Injected {
-		s.Injected[k] = v
-	}
+	s.Answered = maps.Clone(p.stats.Answered)
+	s.Injected = maps.Clone(p.stats.Injected)
 	return s
 }
 

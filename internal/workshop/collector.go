@@ -2,9 +2,7 @@ package workshop
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
 )
@@ -21,8 +19,8 @@ type collector struct {
 // the caller's environment leaks in), its stdout and stderr going to
 // logPath, to an in-memory capture and to mirror when not nil.
 func startCollector(bin, config string, env []string, logPath string, mirror io.Writer, healthURL string) (*collector, error) {
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("cannot find the collector binary (build it with `make build`, or set %s): %w", BinaryEnv, err)
+	if err := CheckCollectorBinary(bin); err != nil {
+		return nil, err
 	}
 	p, err := childproc.Start(childproc.Config{
 		Name: "collector", Path: bin, Args: []string{"--config", config},

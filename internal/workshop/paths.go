@@ -36,6 +36,15 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// CheckCollectorBinary returns nil when bin exists, else an error that says
+// how to build it.
+func CheckCollectorBinary(bin string) error {
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("cannot find the collector binary (build it with `make build`, or set %s): %w", BinaryEnv, err)
+	}
+	return nil
+}
+
 // CollectorBinary returns the collector to run: $OTELCOL_EKS_BIN when set,
 // else <repo>/bin/otelcol-eks (built by `make build`).
 func CollectorBinary(repo string) string {

@@ -14,8 +14,11 @@ import (
 )
 
 // retryOn429Gate is the upstream feature gate without which the exporter
-// drops data answered 429 instead of retrying it. The distribution's
-// images and manifests pass it on the command line.
+// treats 429 as permanent instead of retrying it with backoff. The
+// distribution turns it on by default (cmd/otelcol-eks/featuregates.go):
+// the scenarios below run the binary as shipped, without the flag, and
+// the known-issue test turns the gate off to keep upstream's behaviour on
+// record.
 const retryOn429Gate = "exporter.prometheusremotewritexporter.RetryOn429"
 
 // TestRetryableAnswers is scenario 3, first half: 500, 503 and 429 (with
@@ -25,7 +28,7 @@ func TestRetryableAnswers(t *testing.T) {
 	b := startBackend(t)
 	ts := startTargets(t, 2, 5)
 	dir := t.TempDir()
-	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs(), FeatureGates: retryOn429Gate})
+	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs()})
 	b.waitFirstDelivery(t, ts)
 	for _, f := range []faultproxy.Fault{
 		faultproxy.Status(http.StatusInternalServerError),
@@ -47,25 +50,35 @@ func TestRetryableAnswers(t *testing.T) {
 }
 
 // TestKnownIssue429WithoutGate documents upstream: without the RetryOn429
-// feature gate (alpha, off by default in v0.165.1) the exporter treats 429
+// feature gate (alpha, off by default in v0.165.1; turned off here with
+// --feature-gates=-<gate>, as a user could) the exporter treats 429
 // as permanent and does not back off; with the write-ahead log the batch is
 // kept and re-sent by the log's reader loop instead (no Retry-After, no
-// backoff). It asserts those re-sends, so it flips when upstream changes.
+// backoff). It asserts those re-sends and their pace, so it flips when
+// upstream changes, and fails if the gate were on (the retrying exporter
+// backs off between attempts, TestRetryableAnswers).
 func TestKnownIssue429WithoutGate(t *testing.T) {
 	t.Parallel()
 	b := startBackend(t)
 	ts := startTargets(t, 1, 5)
 	dir := t.TempDir()
-	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs()})
+	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs(), FeatureGates: "-" + retryOn429Gate})
 	b.waitFirstDelivery(t, ts)
-	b.set(t, faultproxy.TooManyRequests(2*time.Second))
-	runFor(t, c, 6*time.Second)
+	const retryAfter, window = 2 * time.Second, 6 * time.Second
+	b.set(t, faultproxy.TooManyRequests(retryAfter))
+	runFor(t, c, window)
 	b.set(t, faultproxy.Pass())
 	s := snapshot(ts)
 	tl := b.waitDelivered(t, s, 30*time.Second, nil)
 	st := b.fault.Stats()
-	t.Logf("429 without %s: %s; %d answers 429, %d repeats", retryOn429Gate, tl, st.Injected[http.StatusTooManyRequests], st.Repeats)
+	answered := st.Injected[http.StatusTooManyRequests]
+	t.Logf("429 without %s: %s; %d answers 429, %d repeats", retryOn429Gate, tl, answered, st.Repeats)
 	require.Greater(t, st.Repeats, int64(0), "upstream no longer re-sends 429'd batches without the gate: revisit docs/reliability.md")
+	// With the gate the shipped retry backs off (1 s, 2 s, 4 s): 4 attempts
+	// in the window, measured; without it the log's reader re-sends as fast
+	// as it reads (11–12 measured).
+	require.Greater(t, answered, int64(window/retryAfter)+1,
+		"429'd batches are no longer re-sent without backoff when the gate is off: revisit docs/reliability.md")
 }
 
 // TestPermanentAnswers is scenario 3, second half: 400 and 413 reject the
@@ -88,7 +101,7 @@ func TestPermanentAnswers(t *testing.T) {
 	b := startBackend(t)
 	ts := startTargets(t, 2, 5)
 	dir := t.TempDir()
-	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs(), FeatureGates: retryOn429Gate})
+	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs()})
 	b.waitFirstDelivery(t, ts)
 	var faultsEnded time.Time
 	for _, code := range []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusForbidden} {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -75,19 +77,15 @@ func (c *capture) String() string {
 
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := workshop.RepoRoot()
 	require.NoError(t, err)
 	return root
 }
 
 func collectorBinary(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv("OTELCOL_EKS_BIN")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "bin", "otelcol-eks")
-	}
-	_, err := os.Stat(bin)
-	require.NoError(t, err, "the collector binary is missing: run `make build` (or set OTELCOL_EKS_BIN)")
+	bin := workshop.CollectorBinary(repoRoot(t))
+	require.NoError(t, workshop.CheckCollectorBinary(bin))
 	return bin
 }
 

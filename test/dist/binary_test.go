@@ -18,15 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+
 	"github.com/stretchr/testify/require"
 )
 
-// repoRoot is the repository's top directory. `go test` runs a package's
-// tests in the package's directory (runtime.Caller is no help: builds use
-// -trimpath).
+// repoRoot is the repository's top directory.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := workshop.RepoRoot()
 	require.NoError(t, err)
 	return root
 }
@@ -35,12 +35,8 @@ func repoRoot(t *testing.T) string {
 // OTELCOL_EKS_BIN.
 func collectorBinary(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("OTELCOL_EKS_BIN")
-	if bin == "" {
-		bin = filepath.Join(repoRoot(t), "bin", "otelcol-eks")
-	}
-	_, err := os.Stat(bin)
-	require.NoError(t, err, "the collector binary is missing: run `make build` (or set OTELCOL_EKS_BIN)")
+	bin := workshop.CollectorBinary(repoRoot(t))
+	require.NoError(t, workshop.CheckCollectorBinary(bin))
 	return bin
 }
 

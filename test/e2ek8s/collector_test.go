@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
@@ -113,12 +115,10 @@ type collector struct{ *childproc.Process }
 // health_check answers.
 func startCollector(t *testing.T, config string, healthPort int, env []string) *collector {
 	t.Helper()
-	bin := os.Getenv("OTELCOL_EKS_BIN")
-	if bin == "" {
-		bin = filepath.Join("..", "..", "bin", "otelcol-eks")
-	}
-	_, err := os.Stat(bin)
-	require.NoError(t, err, "the collector binary is missing: run `make build` (or set OTELCOL_EKS_BIN)")
+	root, err := workshop.RepoRoot()
+	require.NoError(t, err)
+	bin := workshop.CollectorBinary(root)
+	require.NoError(t, workshop.CheckCollectorBinary(bin))
 	p, err := childproc.Start(childproc.Config{
 		Name: "collector", Path: bin, Args: []string{"--config", config}, Env: env,
 	})
