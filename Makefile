@@ -38,7 +38,7 @@ help: ## List the targets.
 
 .PHONY: run
 run: build ensure-prometheus ## Run the EKS workshop locally: Prometheus (AMP stand-in, SigV4 checked), demo orders service, otelcol-eks.
-	$(GO) build -o bin/workshop-local ./cmd/workshop-local
+	$(GO) build -o bin/workshop-local ./test/cmd/workshop-local
 	exec bin/workshop-local -collector $(BIN)
 
 .PHONY: test
@@ -157,7 +157,7 @@ k8s-binaries: ## Build kube-apiserver v1.37.2, etcd v3.6.16 and kustomize into ~
 
 .PHONY: e2e-k8s
 e2e-k8s: build ensure-prometheus k8s-binaries ## The workshop against a real kube-apiserver: deploy/'s RBAC, discovery, k8smeta, SigV4 remote write.
-	$(GO) test -tags $(BUILD_TAGS),e2ek8s -count=1 -timeout 15m ./internal/testenv/kubeapiserver/ ./test/e2ek8s/
+	$(GO) test -tags $(BUILD_TAGS),e2ek8s -count=1 -timeout 15m ./test/harness/testenv/kubeapiserver/ ./test/e2ek8s/
 
 ## ---- machine set-up ----
 

@@ -148,7 +148,7 @@ func contains(list []string, s string) bool {
 // repository, when that reference is there (it is in CI and on developer
 // machines of this project; a bare clone elsewhere has only the copy).
 func TestTestdataWorkshopIsUnchanged(t *testing.T) {
-	copyData, err := os.ReadFile("../../testdata/workshop/opentelemetrycollector.yaml")
+	copyData, err := os.ReadFile(filepath.Join(sharedTestdata, "workshop", "opentelemetrycollector.yaml"))
 	require.NoError(t, err)
 	require.Contains(t, string(copyData), "loglevel: info", "the copy must keep the workshop's logging exporter")
 	require.Contains(t, string(copyData), "$${1}", "the copy must keep the workshop's $$ escapes")

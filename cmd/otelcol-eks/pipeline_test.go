@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/otelcol"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/remotewrite"
-	"github.com/otelcol-eks/otelcol-eks/internal/sigv4check"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/remotewrite"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/sigv4check"
 	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor"
 )
 
@@ -42,8 +42,8 @@ import (
 // rendered as text compared with testdata/golden/<case>.txt. UPDATE_GOLDEN=1
 // (`make golden`) rewrites the golden files.
 const (
-	pipelinesDir = "../../testdata/pipelines"
-	goldenDir    = "../../testdata/golden"
+	pipelinesDir = sharedTestdata + "/pipelines"
+	goldenDir    = sharedTestdata + "/golden"
 	// phaseTimeout bounds each wait for data. A first phase normally takes
 	// about 2 s (two scrapes 1 s apart); a target leaving file SD takes
 	// about 5 s (discovery sends updates every 5 s, then the scrape loop

@@ -29,7 +29,7 @@ func TestValidate(t *testing.T) {
 
 	f := func(file string, wantErrParts ...string) {
 		t.Helper()
-		err := validate(t, filepath.Join("testdata", "validate", file))
+		err := validate(t, filepath.Join(sharedTestdata, "validate", file))
 		if len(wantErrParts) == 0 {
 			require.NoError(t, err, file)
 			return
@@ -53,7 +53,7 @@ func TestValidate(t *testing.T) {
 func TestEmptyAMPEndpoint(t *testing.T) {
 	setTestAWSEnvironment(t)
 	t.Setenv("AMP_ENDPOINT", "")
-	err := validate(t, filepath.Join("testdata", "validate", "amp_endpoint_from_env.yaml"))
+	err := validate(t, filepath.Join(sharedTestdata, "validate", "amp_endpoint_from_env.yaml"))
 	require.ErrorContains(t, err, "exporters::prometheus_remote_write: endpoint")
 	require.ErrorContains(t, err, "AMP_ENDPOINT")
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/faultproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 )
 
 // retryOn429Gate is the upstream feature gate without which the exporter

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -26,7 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 )
 
 // Static test credentials: the stand-in accepts exactly these, and the

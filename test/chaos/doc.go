@@ -1,9 +1,9 @@
 // Package chaos is the fault-injection suite (`make chaos`): it drives
 // bin/otelcol-eks, as a subprocess with the distribution's shipped exporter,
 // memory_limiter and batch settings (read from configs/daemonset.yaml),
-// against synthetic targets (internal/synthtarget) and a real Prometheus
-// behind the AMP stand-in (internal/ampstandin), with a fault proxy
-// (internal/faultproxy) in between:
+// against synthetic targets (test/harness/synthtarget) and a real Prometheus
+// behind the AMP stand-in (test/harness/ampstandin), with a fault proxy
+// (test/harness/faultproxy) in between:
 //
 //	synthtarget ──scrape── otelcol-eks ──SigV4── faultproxy ── ampstandin ── Prometheus
 //

@@ -20,10 +20,10 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
-	"github.com/otelcol-eks/otelcol-eks/internal/faultproxy"
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/promserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
 
 // outageLength is ci, or long with CHAOS_LONG=1, or CHAOS_OUTAGE (a Go

@@ -23,9 +23,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
-	"github.com/otelcol-eks/otelcol-eks/internal/tcpproxy"
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/kubeapiserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/tcpproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
 
 // Scenario 6's cluster: what the synthetic targets' namespace/pod labels
@@ -55,7 +55,7 @@ const (
 
 // TestKubeAPIUnreachable is scenario 6: the Kubernetes API is unreachable
 // when the collector starts and again for kubeCut in the middle of the
-// run. A TCP proxy (internal/tcpproxy) between k8smeta and a real
+// run. A TCP proxy (test/harness/tcpproxy) between k8smeta and a real
 // kube-apiserver refuses connections and cuts the open ones; scrape targets
 // are static, so discovery does not depend on the API. Asserted, per
 // phase, on the samples Prometheus stored:

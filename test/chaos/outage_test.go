@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/faultproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 )
 
 // TestBackendOutage is scenario 1: the backend refuses connections for N

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/faultproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 )
 
 // memoryLimit reads the limit the shipped memory_limiter computed from the

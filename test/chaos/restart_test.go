@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/faultproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 )
 
 // restartRun is scenario 2's sequence: scrape, lose the backend, SIGKILL

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/faultproxy"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 )
 
 // TestGracefulStop is scenario 5: with a slow backend (1s per request) and

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 
 	"github.com/stretchr/testify/require"
 )

@@ -56,7 +56,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 func TestInvalidConfigsFail(t *testing.T) {
 	f := func(file string, wantParts ...string) {
 		t.Helper()
-		res := runCollector(t, "validate", "--config", filepath.Join("cmd", "otelcol-eks", "testdata", "validate", file))
+		res := runCollector(t, "validate", "--config", filepath.Join("testdata", "validate", file))
 		require.NotEqual(t, 0, res.exitCode, "%s must fail validation:\n%s", file, res.out)
 		for _, part := range wantParts {
 			require.Contains(t, res.out, part, file)
@@ -70,7 +70,7 @@ func TestInvalidConfigsFail(t *testing.T) {
 
 // TestSetAndFeatureGates: the standard CLI flags work on the distribution.
 func TestSetAndFeatureGates(t *testing.T) {
-	config := filepath.Join("cmd", "otelcol-eks", "testdata", "validate", "bad_endpoint.yaml")
+	config := filepath.Join("testdata", "validate", "bad_endpoint.yaml")
 
 	res := runCollector(t, "validate", "--config", config,
 		"--set=exporters::prometheus_remote_write/amp::endpoint=http://127.0.0.1:9091/api/v1/remote_write")

@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
-	"github.com/otelcol-eks/otelcol-eks/internal/ordersdemo"
-	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ordersdemo"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 )
 
 const (

@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/kubeapiserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
 
 // node is an EKS-style worker: the labels k8smeta reads for topology.

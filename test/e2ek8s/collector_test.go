@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/workshop"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 )
 
 // Test timings: scrapes every 2s and batches of at most 1s, so a change in

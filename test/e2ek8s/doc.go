@@ -1,5 +1,5 @@
 // Package e2ek8s runs the EKS workshop's metrics pipeline against a real
-// kube-apiserver (internal/testenv/kubeapiserver): bin/otelcol-eks with the
+// kube-apiserver (test/harness/testenv/kubeapiserver): bin/otelcol-eks with the
 // workshop's kubernetes-pods job and k8smeta, taken from deploy/'s
 // OpenTelemetryCollector, authenticating as deploy/'s ServiceAccount with a
 // TokenRequest token (so RBAC is deploy/'s ClusterRole), scraping pods that

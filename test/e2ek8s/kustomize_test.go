@@ -16,7 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/kubeapiserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
 
 // placeholders are what deploy/README.md's envsubst fills in, with values

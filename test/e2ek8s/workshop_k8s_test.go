@@ -22,11 +22,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/ampstandin"
-	"github.com/otelcol-eks/otelcol-eks/internal/ordersdemo"
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/kubeapiserver"
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/promserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ordersdemo"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
 
 const (

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver (k8s.io/kubernetes v1.37.2), etcd (v3.6.16) and
 # kustomize (v5.8.2) from the Go module proxy into a cache directory outside
-# the repository, for the tests under internal/testenv/kubeapiserver and
+# the repository, for the tests under test/harness/testenv/kubeapiserver and
 # test/e2ek8s.
 #
 # Usage: test/k8sbuild/build.sh            # prints the directory on stdout

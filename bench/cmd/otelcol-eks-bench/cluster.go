@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/kubeapiserver"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
 
 // podTemplateHash is the ReplicaSet suffix of every synthetic pod name

@@ -39,8 +39,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/otelcol-eks/otelcol-eks/bench/internal/rwsink"
-	"github.com/otelcol-eks/otelcol-eks/internal/sigv4check"
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/sigv4check"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
 )
 
 // The sink accepts only these (test) credentials for this region and

@@ -13,12 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/loopback"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/loopback"
 
 	"github.com/otelcol-eks/otelcol-eks/bench/internal/procstat"
 	"github.com/otelcol-eks/otelcol-eks/bench/internal/rwsink"
 	"github.com/otelcol-eks/otelcol-eks/bench/internal/subject"
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
 )
 
 // runResult is what one run of one subject measured. Every rate is over

@@ -1,7 +1,7 @@
 // Package rwsink is the benchmark's remote-write receiver: it verifies the
 // SigV4 signature of every request the way the AMP stand-in does
-// (internal/sigv4check), checks the remote-write 1.0 headers, decodes the
-// body (internal/remotewrite) and only counts what it received: samples,
+// (test/harness/sigv4check), checks the remote-write 1.0 headers, decodes the
+// body (test/harness/remotewrite) and only counts what it received: samples,
 // distinct series, bytes on the wire, and the samples of each synthetic
 // scrape (target, sequence number), found from the sample's value with
 // synthtarget.SeqOf.
@@ -18,9 +18,9 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/remotewrite"
-	"github.com/otelcol-eks/otelcol-eks/internal/sigv4check"
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/remotewrite"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/sigv4check"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
 )
 
 // Scrape identifies one scrape of one synthetic target.

@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/remotewrite"
-	"github.com/otelcol-eks/otelcol-eks/internal/sigv4check"
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/remotewrite"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/sigv4check"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
 )
 
 var creds = aws.Credentials{AccessKeyID: "AKIDBENCH", SecretAccessKey: "bench-secret"}

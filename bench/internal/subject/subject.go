@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/testenv/childproc"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 )
 
 // Spec describes a process to run.
@@ -33,7 +33,7 @@ type Spec struct {
 }
 
 // Process is a running Spec: a child process of the project's shared
-// runner (internal/testenv/childproc), which gives it its own process group
+// runner (test/harness/testenv/childproc), which gives it its own process group
 // and a parent-death signal.
 type Process struct {
 	*childproc.Process

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelcol-eks/otelcol-eks/internal/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
 )
 
 // benchSeries returns one sample of every series of the 100 K benchmark
