@@ -1,0 +1,65 @@
+// Package diskqueue is a durable FIFO of opaque records in a directory,
+// bounded in size, that survives SIGKILL and power loss. It holds
+// remote-write requests exactly as they are sent (already compressed), so a
+// record is written once and read once and never decoded here.
+//
+// # Files
+//
+// The directory holds segment files, a position file and a lock file:
+//
+//   - 00000000000000000001.seg, 00000000000000000002.seg, ...: the records,
+//     oldest segment first. The writer appends to the last segment and
+//     starts the next one when the current one would grow beyond
+//     Options.SegmentBytes. Every other segment is sealed: it never
+//     changes again until it is deleted whole, once consumed or when the
+//     queue is over Options.MaxBytes.
+//   - A record is a 16-byte little-endian header and the data:
+//     [u32 len(data)][u32 crc32c(timestamp || data)][i64 unix-nano timestamp][data].
+//     The checksum (Castagnoli) covers the timestamp's 8 bytes as stored.
+//   - position: where the reader resumes, (segment, offset) of the oldest
+//     unconsumed record. It has two 28-byte slots, at offsets 0 and 4096:
+//     [u64 generation][u64 segment][i64 offset][u32 crc32c of the 24 bytes
+//     before]. Each save overwrites the older slot in place; the valid slot
+//     with the higher generation wins. A torn save therefore costs at most
+//     the one save being made, and saving needs no new file (see Commit).
+//   - lock: flock(2)ed while the queue is open, so that two Opens of one
+//     directory fail instead of interleaving records.
+//
+// # Guarantees
+//
+// "Acknowledged" means Append returned nil; "in flight" means the record
+// Next returned and Commit has not yet consumed.
+//
+// After SIGKILL (or any crash of the process alone), whatever
+// Options.SyncInterval is: every acknowledged record is delivered, once
+// and in order, except that the record in flight may be delivered again.
+// A record whose Append had not returned may or may not be delivered.
+//
+// After power loss (or a kernel crash), with SyncInterval 0: the same as
+// SIGKILL, provided the disk honours fsync. With SyncInterval > 0:
+// records acknowledged since the last background sync (about one interval)
+// may be lost, and records committed since then may be delivered again.
+//
+// Damage is never delivered: a record whose checksum fails is not
+// returned. On Open, a torn or corrupt tail of the last segment is cut.
+// The reader skips the rest of any other segment from a damaged record on.
+// Both are reported to Options.OnDrop as DropCorrupt. A missing or
+// unreadable position file makes the reader start again at the oldest
+// segment's first record: everything still on disk is delivered again.
+//
+// # Resources
+//
+// Nothing of the queue's contents is held in memory beyond the record
+// being read: one buffer, as large as the largest record read. Open reads
+// the headers of the unconsumed records (to count them) and verifies every
+// record of the last segment; other segments are verified as they are read.
+// Append and Next+Commit allocate nothing in steady state.
+//
+// # Concurrency
+//
+// Append, Stats and Close are safe for concurrent use. Next and Commit
+// belong to a single consumer: call them from one goroutine at a time.
+// Appends are serialised (and, with SyncInterval 0, each waits for its own
+// fsync); the consumer reads with its own file handle and never reads
+// beyond the last record whose Append has completed.
+package diskqueue

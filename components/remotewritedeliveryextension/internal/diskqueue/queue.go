@@ -1,0 +1,467 @@
+package diskqueue
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the queue's own directory, created (mode 0o750) if missing.
+	// Nothing else may write into it.
+	Dir string
+	// MaxBytes bounds the total size of the segment files, consumed or
+	// not. An Append that would go beyond it first deletes the oldest
+	// segments, whole, reporting their unconsumed records as DropQueueFull.
+	// A directory holding more (left by a run with a larger bound) is
+	// accepted and trimmed by the next Append. At least 32.
+	MaxBytes int64
+	// SegmentBytes is the size at which the writer starts a new segment
+	// file: a record that would take the current one beyond it goes into a
+	// new one (a record larger than SegmentBytes gets a segment of its
+	// own), and so does a record arriving when the reader has consumed all
+	// of a current segment of SegmentBytes/4 or more, so that consumed
+	// space comes back early (a full disk needs it back). Dropping and
+	// deleting work a segment at a time, so it must be positive and at
+	// most MaxBytes/4.
+	SegmentBytes int64
+	// SyncInterval chooses durability against latency. 0: Append returns
+	// only after its record is fsynced, and Commit after the position is.
+	// > 0: nothing waits for fsync; a background goroutine fsyncs written
+	// records and the position every interval, and Close does (see the
+	// package documentation for what power loss can then cost).
+	SyncInterval time.Duration
+	// Now stamps each record (Record.Time, Stats.Oldest); time.Now if nil.
+	Now func() time.Time
+	// OnDrop is told of every loss the queue causes by itself; nil
+	// ignores them. Open, Append and Next call it with internal locks
+	// held: it must be cheap (count, don't log) and must not call the
+	// Queue.
+	OnDrop func(reason DropReason, records int, bytes int64)
+}
+
+// DropReason says why the queue lost records (Options.OnDrop).
+type DropReason string
+
+const (
+	// DropQueueFull: the oldest segments were deleted to stay within
+	// MaxBytes. records and bytes are what they held unconsumed, a record
+	// in flight (between Next and Commit) included.
+	DropQueueFull DropReason = "queue_full"
+	// DropCorrupt: a torn or corrupt record and what follows it in its
+	// segment were cut (the last segment, on Open) or skipped (any other
+	// segment, when the reader gets there). bytes is exact; records counts
+	// the records believed to be there, 0 when unknown (damage can hide
+	// record boundaries). A torn tail cut on Open counts as 1 record: it
+	// is normally the one Append a crash interrupted.
+	DropCorrupt DropReason = "corrupt"
+)
+
+var (
+	// ErrClosed is returned by every method but Stats and Close once Close
+	// has been called, and by a Next that Close unblocked.
+	ErrClosed = errors.New("diskqueue: closed")
+	// ErrTooLarge is returned by Append for data longer than MaxBytes/2:
+	// storing it would drop half the queue or more.
+	ErrTooLarge = errors.New("diskqueue: record larger than MaxBytes/2")
+)
+
+// Record is one record as Next returns it.
+type Record struct {
+	// Data is the appended bytes. It aliases the queue's read buffer:
+	// valid until the next Next, Commit or Close.
+	Data []byte
+	// Time is when the record was appended (Options.Now).
+	Time time.Time
+}
+
+// Stats describes the unconsumed records, the one in flight included.
+type Stats struct {
+	Bytes   int64     // their size on disk, headers included
+	Records int64     // how many (damage not yet reached by the reader can make it too high; skipping it corrects it)
+	Oldest  time.Time // Time of the oldest; zero when there are none
+}
+
+// noOldest stands for "no unconsumed record" in Queue.statOldest.
+const noOldest = math.MinInt64
+
+// Queue is a durable FIFO of records on disk. See the package
+// documentation for its contract; Open makes one.
+type Queue struct {
+	dir          string
+	maxBytes     int64
+	segmentBytes int64
+	syncInterval time.Duration
+	now          func() time.Time
+	onDrop       func(DropReason, int, int64)
+	lock         *os.File
+
+	notify   chan struct{} // one token: an Append completed since Next last looked
+	closing  chan struct{} // closed by Close
+	syncDone chan struct{} // closed when the background sync has stopped
+
+	// Stats, readable without any lock.
+	statBytes, statRecords, statOldest atomic.Int64
+
+	// wmu serialises writers. It guards the writer's file and offset.
+	wmu       sync.Mutex
+	wf        *os.File // the last segment, written at woff
+	woff      int64
+	whdr      [headerSize]byte
+	tailDirty bool   // a failed Append left bytes past woff that truncation could not remove
+	written   uint64 // Appends since Open; with synced, tells the background sync whether to fsync
+	synced    uint64
+	unlink    []uint64 // scratch: segments dropped by the current Append
+
+	// mu guards what the writer and the reader share: the segment list,
+	// the read position and the reader's file.
+	mu         sync.Mutex
+	closed     bool
+	segs       []segment // oldest first; never empty
+	wseq       uint64    // the writer's segment; segments before it are sealed
+	fileBytes  int64     // sum of segs' sizes
+	records    int64     // sum of segs' unconsumed records
+	roff       int64     // read position in segs[0]
+	rf         *os.File  // the reader's own handle on segs[0], once opened
+	rseq       uint64    // the segment rf is open on
+	pending    bool      // Next returned the record at roff, Commit not yet called
+	pendingLen int64     // its size with header
+	peek       [headerSize]byte
+
+	// The consumer's own: used by Next and Commit, one goroutine at a time.
+	rhdr  [headerSize]byte
+	rbuf  []byte
+	rtime int64
+
+	// pmu guards the position file.
+	pmu      sync.Mutex
+	pf       *os.File
+	pgen     uint64
+	pslot    [slotSize]byte
+	pwritten uint64 // saves not yet fsynced, against psynced
+	psynced  uint64
+}
+
+// Open opens the queue in opts.Dir, creating it if needed, and prepares it
+// as the package documentation says: consumed segments left behind are
+// deleted, a damaged tail of the last segment is cut (reported to OnDrop),
+// and the unconsumed records are counted from their headers.
+func Open(opts Options) (*Queue, error) {
+	switch {
+	case opts.Dir == "":
+		return nil, errors.New("diskqueue: Dir is empty")
+	case opts.MaxBytes < 2*headerSize:
+		return nil, fmt.Errorf("diskqueue: MaxBytes %d is below %d", opts.MaxBytes, 2*headerSize)
+	case opts.SegmentBytes <= 0 || opts.SegmentBytes > opts.MaxBytes/4:
+		return nil, fmt.Errorf("diskqueue: SegmentBytes %d is not in [1, MaxBytes/4 = %d]", opts.SegmentBytes, opts.MaxBytes/4)
+	case opts.SyncInterval < 0:
+		return nil, fmt.Errorf("diskqueue: SyncInterval %v is negative", opts.SyncInterval)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cannot create queue directory: %w", err)
+	}
+	lock, err := lockDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{
+		dir:          opts.Dir,
+		maxBytes:     opts.MaxBytes,
+		segmentBytes: opts.SegmentBytes,
+		syncInterval: opts.SyncInterval,
+		now:          opts.Now,
+		onDrop:       opts.OnDrop,
+		lock:         lock,
+		notify:       make(chan struct{}, 1),
+		closing:      make(chan struct{}),
+		syncDone:     make(chan struct{}),
+	}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	if q.onDrop == nil {
+		q.onDrop = func(DropReason, int, int64) {}
+	}
+	if err := q.load(); err != nil {
+		q.closeFiles()
+		return nil, fmt.Errorf("cannot open queue in %s: %w", opts.Dir, err)
+	}
+	if q.syncInterval > 0 {
+		go q.syncLoop()
+	} else {
+		close(q.syncDone)
+	}
+	return q, nil
+}
+
+// load reads the directory's state: position, segments, counts.
+func (q *Queue) load() error {
+	seqs, err := listSegments(q.dir)
+	if err != nil {
+		return err
+	}
+	q.pf, err = os.OpenFile(filepath.Join(q.dir, positionName), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("cannot open position file: %w", err)
+	}
+	pos, posOK := readPosition(q.pf)
+	q.pgen = pos.gen
+	if posOK {
+		// Segments before the position's are consumed; a crash between
+		// saving the position and deleting them left them behind.
+		for len(seqs) > 0 && seqs[0] < pos.seq {
+			if err := os.Remove(q.segmentPath(seqs[0])); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("cannot delete consumed segment: %w", err)
+			}
+			seqs = seqs[1:]
+		}
+	}
+	if len(seqs) == 0 {
+		seq := uint64(1)
+		if posOK {
+			seq = pos.seq + 1 // never reuse the position's segment number
+		}
+		f, err := q.createSegment(seq)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cannot create segment: %w", err)
+		}
+		seqs = []uint64{seq}
+	}
+	var roff int64
+	if posOK && seqs[0] == pos.seq {
+		roff = pos.off
+	}
+	for i, seq := range seqs {
+		if err := q.loadSegment(seq, i == 0, i == len(seqs)-1, &roff); err != nil {
+			return err
+		}
+	}
+	q.roff = roff
+	q.wseq = seqs[len(seqs)-1]
+	q.publishStatsLocked()
+	return q.initPosition(posOK && pos.seq == seqs[0] && pos.off == roff)
+}
+
+// initPosition saves the read position Open settled on, unless the file
+// already holds it.
+func (q *Queue) initPosition(current bool) error {
+	fi, err := q.pf.Stat()
+	if err != nil {
+		return fmt.Errorf("cannot stat position file: %w", err)
+	}
+	saves := 0
+	switch {
+	case fi.Size() < slotStride+slotSize:
+		// Both slots are written now, so that a save never grows the file:
+		// on a full disk it could not.
+		saves = 2
+	case !current:
+		saves = 1
+	}
+	for range saves {
+		if err := q.savePosition(q.segs[0].seq, q.roff); err != nil {
+			return err
+		}
+	}
+	if saves > 0 {
+		if err := q.pf.Sync(); err != nil {
+			return fmt.Errorf("cannot sync the read position: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadSegment appends seq to q.segs. The reader's segment (first) is
+// counted from *roff, which is clamped to its size; the last segment is
+// verified whole and a damaged tail cut, and becomes the writer's.
+func (q *Queue) loadSegment(seq uint64, first, last bool, roff *int64) error {
+	flag := os.O_RDONLY
+	if last {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(q.segmentPath(seq), flag, 0)
+	if err != nil {
+		return fmt.Errorf("cannot open segment: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cannot stat segment: %w", err)
+	}
+	s := segment{seq: seq, size: fi.Size()}
+	var from int64
+	if first {
+		*roff = min(*roff, s.size)
+		from = *roff
+	}
+	if !last {
+		s.records, s.first = countRecords(f, &q.rhdr, from, s.size)
+		q.addSegment(s)
+		return f.Close()
+	}
+	q.wf = f // closed by closeFiles on error
+	end, records, firstTime, err := verifySegment(f, &q.rhdr, &q.rbuf, from, s.size)
+	if err != nil {
+		return fmt.Errorf("cannot read segment %s: %w", f.Name(), err)
+	}
+	if end < s.size {
+		if err := f.Truncate(end); err != nil {
+			return fmt.Errorf("cannot cut damaged tail of %s: %w", f.Name(), err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("cannot sync %s: %w", f.Name(), err)
+		}
+		q.onDrop(DropCorrupt, 1, s.size-end)
+		s.size = end
+	}
+	s.records, s.first = records, firstTime
+	q.woff = s.size
+	q.addSegment(s)
+	return nil
+}
+
+func (q *Queue) addSegment(s segment) {
+	q.segs = append(q.segs, s)
+	q.fileBytes += s.size
+	q.records += s.records
+}
+
+// createSegment creates an empty segment file and makes its name durable.
+func (q *Queue) createSegment(seq uint64) (*os.File, error) {
+	name := q.segmentPath(seq)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create segment: %w", err)
+	}
+	if err := syncDir(q.dir); err != nil {
+		_ = f.Close()
+		_ = os.Remove(name)
+		return nil, err
+	}
+	return f, nil
+}
+
+// publishStatsLocked copies the counts to the atomics Stats reads.
+func (q *Queue) publishStatsLocked() {
+	q.statBytes.Store(q.fileBytes - q.roff)
+	q.statRecords.Store(q.records)
+	oldest := int64(noOldest)
+	for i := range q.segs {
+		if q.segs[i].records > 0 {
+			oldest = q.segs[i].first
+			break
+		}
+	}
+	q.statOldest.Store(oldest)
+}
+
+// Stats describes the unconsumed records. It takes no lock and does no
+// I/O; its three numbers are each current but not taken at one instant.
+func (q *Queue) Stats() Stats {
+	s := Stats{Bytes: q.statBytes.Load(), Records: q.statRecords.Load()}
+	if t := q.statOldest.Load(); t != noOldest {
+		s.Oldest = time.Unix(0, t)
+	}
+	return s
+}
+
+// syncLoop is the background sync of SyncInterval > 0.
+func (q *Queue) syncLoop() {
+	defer close(q.syncDone)
+	t := time.NewTicker(q.syncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.closing:
+			return
+		case <-t.C:
+			// A failed fsync is retried at the next tick (the counters
+			// stay dirty) and by Close, which returns its error.
+			_ = q.syncData()
+			_ = q.syncPosition()
+		}
+	}
+}
+
+// syncData fsyncs the records appended so far. It holds no lock during the
+// fsync, so Appends go on meanwhile.
+func (q *Queue) syncData() error {
+	q.wmu.Lock()
+	f, written := q.wf, q.written
+	dirty := f != nil && written != q.synced
+	q.wmu.Unlock()
+	if !dirty {
+		return nil
+	}
+	// If the writer moved to a new segment meanwhile, it fsynced this one
+	// first and f is closed: the error is moot and the next tick covers
+	// the new segment.
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("cannot sync %s: %w", f.Name(), err)
+	}
+	q.wmu.Lock()
+	q.synced = max(q.synced, written)
+	q.wmu.Unlock()
+	return nil
+}
+
+// Close makes everything appended and committed durable, closes the files
+// and unblocks Next. Later calls return nil; Appends in progress finish
+// first.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	close(q.closing)
+	q.mu.Unlock()
+	<-q.syncDone
+
+	q.wmu.Lock()
+	defer q.wmu.Unlock()
+	var errs []error
+	if q.written != q.synced {
+		if err := q.wf.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot sync %s: %w", q.wf.Name(), err))
+		}
+	}
+	if err := q.syncPosition(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, q.closeFiles())
+	return errors.Join(errs...)
+}
+
+// closeFiles closes every file the queue holds.
+func (q *Queue) closeFiles() error {
+	var errs []error
+	if q.wf != nil {
+		errs = append(errs, q.wf.Close())
+		q.wf = nil
+	}
+	q.mu.Lock()
+	if q.rf != nil {
+		errs = append(errs, q.rf.Close())
+		q.rf = nil
+	}
+	q.mu.Unlock()
+	q.pmu.Lock()
+	if q.pf != nil {
+		errs = append(errs, q.pf.Close())
+		q.pf = nil
+	}
+	q.pmu.Unlock()
+	errs = append(errs, q.lock.Close())
+	return errors.Join(errs...)
+}
