@@ -10,7 +10,7 @@ import (
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	prometheusreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	loggingexporter "github.com/otelcol-eks/otelcol-eks/components/loggingexporter"
-	rwanswerpolicyextension "github.com/otelcol-eks/otelcol-eks/components/rwanswerpolicyextension"
+	remotewritedeliveryextension "github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension"
 	k8smetaprocessor "github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -53,18 +53,18 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory(),
 		filestorage.NewFactory(),
 		zpagesextension.NewFactory(),
-		rwanswerpolicyextension.NewFactory(),
+		remotewritedeliveryextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
-		sigv4authextension.NewFactory().Type():      "github.com/open-telemetry/opentelemetry-collector-contrib/extension/sigv4authextension v0.165.1",
-		healthcheckextension.NewFactory().Type():    "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.165.1",
-		pprofextension.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension v0.165.1",
-		filestorage.NewFactory().Type():             "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
-		zpagesextension.NewFactory().Type():         "go.opentelemetry.io/collector/extension/zpagesextension v0.165.0",
-		rwanswerpolicyextension.NewFactory().Type(): "github.com/otelcol-eks/otelcol-eks v0.0.0",
+		sigv4authextension.NewFactory().Type():           "github.com/open-telemetry/opentelemetry-collector-contrib/extension/sigv4authextension v0.165.1",
+		healthcheckextension.NewFactory().Type():         "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.165.1",
+		pprofextension.NewFactory().Type():               "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension v0.165.1",
+		filestorage.NewFactory().Type():                  "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
+		zpagesextension.NewFactory().Type():              "go.opentelemetry.io/collector/extension/zpagesextension v0.165.0",
+		remotewritedeliveryextension.NewFactory().Type(): "github.com/otelcol-eks/otelcol-eks v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

@@ -130,7 +130,7 @@ func TestFactoriesMatchBuilderConfig(t *testing.T) {
 	f("exporters", factories.ExporterModules, cfg.Exporters,
 		"debug", "logging", "prometheus_remote_write", "prometheusremotewrite")
 	f("extensions", factories.ExtensionModules, cfg.Extensions,
-		"file_storage", "health_check", "pprof", "remote_write_answers", "sigv4auth", "zpages")
+		"file_storage", "health_check", "pprof", "remote_write_delivery", "sigv4auth", "zpages")
 	assert.Empty(t, factories.Connectors)
 }
 

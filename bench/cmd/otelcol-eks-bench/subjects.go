@@ -26,9 +26,13 @@ type subjectSpec struct {
 }
 
 // defaultSubjects are what `make bench` compares: the shipped workshop
-// pipeline with k8smeta, the same without it, and Prometheus agent.
+// pipeline (k8smeta, the remote_write_delivery queue), the same with the
+// exporter's write-ahead log instead of the queue, with no persistence,
+// and without k8smeta, and Prometheus agent.
 var defaultSubjects = []string{
 	"otelcol-eks:configs/workshop.yaml+bench/configs/otelcol-bench.yaml",
+	"otelcol-eks-wal:configs/workshop.yaml+bench/configs/otelcol-bench.yaml+bench/configs/persist-wal.yaml",
+	"otelcol-eks-no-persistence:configs/workshop.yaml+bench/configs/otelcol-bench.yaml+bench/configs/persist-none.yaml",
 	"otelcol-eks-no-k8smeta:configs/workshop.yaml+bench/configs/otelcol-bench.yaml+bench/configs/no-k8smeta.yaml",
 	"prometheus-agent:bench/configs/prometheus-agent.yaml",
 }

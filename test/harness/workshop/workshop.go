@@ -305,6 +305,9 @@ func (w *Workshop) startCollector(ctx context.Context) error {
 		"SCRAPE_INTERVAL=" + w.opts.ScrapeInterval.String(),
 		"HEALTH_CHECK_ENDPOINT=" + healthAddr,
 		"OTELCOL_METRICS_PORT=" + metricsPort,
+		// The remote_write_delivery queue: kept across StopCollector and
+		// StartCollector, like a pod's emptyDir across container restarts.
+		"OTELCOL_STORAGE_DIR=" + filepath.Join(w.logDir, "storage"),
 	}, w.opts.CollectorEnv...))
 	w.coll, err = startCollector(w.opts.CollectorBinary, w.opts.ConfigPath, env,
 		filepath.Join(w.logDir, "collector.log"), w.opts.Output, "http://"+healthAddr+"/")

@@ -1,19 +1,23 @@
-package rwanswerpolicyextension
+package remotewritedeliveryextension
 
 import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/golang/snappy"
 )
 
-// hint says what to check for cause c of a rejection of req.
-func (p *answerPolicy) hint(c cause, req *http.Request) string {
+// hint says what to check for cause c of the backend's answer to a request
+// whose body is body; sent is the request as sent (signed), env reads the
+// environment (os.Getenv).
+func hint(c cause, sent *http.Request, body []byte, env func(string) string) string {
 	switch c.reason {
-	case "forbidden":
-		return forbiddenHint(req, p.env)
+	case "credentials":
+		return credentialsHint(sent, env)
 	case "too_large":
-		size := fmt.Sprintf("the request was %d bytes as sent", req.ContentLength)
-		if d := decodedSize(req); d >= 0 {
+		size := fmt.Sprintf("the request was %d bytes as sent", len(body))
+		if d, err := snappy.DecodedLen(body); err == nil {
 			size += fmt.Sprintf(", %d decoded", d)
 		}
 		return size + ": lower the exporter's max_batch_size_bytes (it bounds the decoded size of each request; AMP refuses requests above its size limit)"
@@ -28,20 +32,20 @@ func (p *answerPolicy) hint(c cause, req *http.Request) string {
 	case "bad_request":
 		return "the backend refused the payload: see backend_message"
 	default:
-		return "the status is listed in permanent_statuses of the remote_write_answers extension: see backend_message"
+		return "the backend refuses this request for good (a 4xx answer other than 401, 403, 408 and 429 is not retried): see backend_message, and check the exporter's endpoint"
 	}
 }
 
-// forbiddenHint names what decides a 403: the signing scope the request
+// credentialsHint names what decides a 401 or 403: the signing scope the request
 // carries (access key id, region, service; the key id is no secret) against
 // the endpoint's region, and where the credentials come from, read from the
 // environment in the order the AWS SDK's default chain uses. No secret is
 // read.
-func forbiddenHint(req *http.Request, env func(string) string) string {
+func credentialsHint(req *http.Request, env func(string) string) string {
 	var b strings.Builder
 	keyID, region, service := signingScope(req.Header.Get("Authorization"))
 	if region == "" {
-		b.WriteString("the request carries no SigV4 signature: add `auth: {authenticator: sigv4auth}` to the exporter. ")
+		b.WriteString("the request carries no SigV4 signature: set `authenticator: sigv4auth` in the remote_write_delivery extension. ")
 	} else {
 		fmt.Fprintf(&b, "check the sigv4auth extension's region and service: the request was signed for region %q, service %q", region, service)
 		if epRegion := endpointRegion(req.URL.Hostname()); epRegion != "" && epRegion != region {

@@ -1,4 +1,4 @@
-package rwanswerpolicyextension
+package remotewritedeliveryextension
 
 import (
 	"sync"

@@ -1,4 +1,4 @@
-package rwanswerpolicyextension
+package remotewritedeliveryextension
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
 
-	"github.com/otelcol-eks/otelcol-eks/components/rwanswerpolicyextension/internal/metadata"
+	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/metadata"
 )
 
-// NewFactory returns the factory of the remote_write_answers extension.
+// NewFactory returns the factory of the remote_write_delivery extension.
 func NewFactory() extension.Factory {
 	return extension.NewFactory(
 		metadata.Type,
@@ -21,5 +21,5 @@ func NewFactory() extension.Factory {
 }
 
 func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
-	return newExtension(cfg.(*Config), set.TelemetrySettings, time.Now)
+	return newExtension(set.ID, cfg.(*Config), set.TelemetrySettings, time.Now)
 }

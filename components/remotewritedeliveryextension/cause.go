@@ -1,4 +1,4 @@
-package rwanswerpolicyextension
+package remotewritedeliveryextension
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// cause is why the backend rejected a request: the status and a reason read
+// cause is why the backend refused a request: the status and a reason read
 // from its message. Log lines are rate-limited per cause.
 type cause struct {
 	code   int
@@ -27,12 +27,12 @@ var badRequestReasons = []struct {
 	{"invalid_labels", []string{"label", "metric name"}},
 }
 
-// classify names the cause of a rejection with status code and backend
+// classify names the cause of a refusal with status code and backend
 // message.
 func classify(code int, message string) cause {
 	switch code {
-	case http.StatusForbidden:
-		return cause{code, "forbidden"}
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return cause{code, "credentials"}
 	case http.StatusRequestEntityTooLarge:
 		return cause{code, "too_large"}
 	case http.StatusBadRequest:

@@ -1,0 +1,225 @@
+package remotewritedeliveryextension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension/extensionauth"
+	"go.opentelemetry.io/collector/extension/extensioncapabilities"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/diskqueue"
+	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/metadata"
+)
+
+// deliveryExtension is the remote_write_delivery extension. The
+// remote-write exporter names it as its authenticator
+// (`auth: {authenticator: remote_write_delivery}`); confighttp then calls
+// RoundTripper with the rest of the exporter's client (middlewares and
+// transport), which the sender uses, wrapped in the configured
+// authenticator, to deliver what the returned capture queues.
+type deliveryExtension struct {
+	id     component.ID
+	cfg    *Config
+	logger *zap.Logger
+	rep    *reporter
+	now    func() time.Time
+	env    func(string) string
+
+	mu         sync.Mutex
+	queue      *diskqueue.Queue
+	signer     extensionauth.HTTPClient
+	unregister func() error
+	sender     *sender
+	stopSender context.CancelFunc
+	abortSend  context.CancelFunc
+	shutDown   bool
+}
+
+var (
+	_ extensionauth.HTTPClient        = (*deliveryExtension)(nil)
+	_ extensioncapabilities.Dependent = (*deliveryExtension)(nil)
+	_ component.Component             = (*deliveryExtension)(nil)
+)
+
+func newExtension(id component.ID, cfg *Config, set component.TelemetrySettings, now func() time.Time) (*deliveryExtension, error) {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	// A drop is logged at error level with what to check; a stack trace
+	// of the sender would only bury that.
+	logger := set.Logger.WithOptions(zap.AddStacktrace(zapcore.DPanicLevel))
+	return &deliveryExtension{
+		id:     id,
+		cfg:    cfg,
+		logger: logger,
+		rep:    &reporter{tel: tb, logger: logger, limiter: newLogLimiter(cfg.LogInterval, now)},
+		now:    now,
+		env:    os.Getenv,
+	}, nil
+}
+
+// Dependencies makes the collector start the authenticator first (and
+// stop it last), and reject a configuration that does not enable it.
+func (e *deliveryExtension) Dependencies() []component.ID {
+	if e.cfg.Authenticator == (component.ID{}) {
+		return nil
+	}
+	return []component.ID{e.cfg.Authenticator}
+}
+
+// queueDir is this component's queue directory: one per component ID, so
+// that several exporters, each with its own remote_write_delivery/<name>,
+// never share one.
+func (e *deliveryExtension) queueDir() string {
+	return filepath.Join(e.cfg.Directory, strings.ReplaceAll(e.id.String(), "/", "_"))
+}
+
+// Start opens the queue (recovering what a previous run left in it) and
+// finds the authenticator.
+func (e *deliveryExtension) Start(_ context.Context, host component.Host) error {
+	var signer extensionauth.HTTPClient
+	if e.cfg.Authenticator != (component.ID{}) {
+		ext, ok := host.GetExtensions()[e.cfg.Authenticator]
+		if !ok {
+			return fmt.Errorf("authenticator: extension %q is not enabled: add it under service::extensions", e.cfg.Authenticator)
+		}
+		if signer, ok = ext.(extensionauth.HTTPClient); !ok {
+			return fmt.Errorf("authenticator: extension %q is not an HTTP client authenticator", e.cfg.Authenticator)
+		}
+	}
+	dir := e.queueDir()
+	queue, err := diskqueue.Open(diskqueue.Options{
+		Dir:          dir,
+		MaxBytes:     e.cfg.maxBytes(),
+		SegmentBytes: e.cfg.segmentBytes(),
+		SyncInterval: e.cfg.SyncInterval,
+		Now:          e.now,
+		OnDrop:       e.queueDropped,
+	})
+	if err != nil {
+		return fmt.Errorf("directory: cannot open the queue in %s (it must be writable by the collector and survive restarts): %w", dir, err)
+	}
+	unregister, err := e.rep.tel.RegisterQueueCallback(func() metadata.QueueState { return e.queueState(queue) })
+	if err != nil {
+		_ = queue.Close()
+		return err
+	}
+	st := queue.Stats()
+	e.logger.Info("remote-write queue opened", zap.String("directory", dir),
+		zap.Int64("queued_requests", st.Records), zap.Int64("queued_bytes", st.Bytes),
+		zap.Duration("oldest_age", e.age(st.Oldest)))
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queue, e.signer, e.unregister = queue, signer, unregister
+	return nil
+}
+
+// RoundTripper starts delivering the queue through base (the exporter's
+// middlewares and transport) signed by the authenticator, and returns the
+// capture the exporter sends its requests to. One exporter per component:
+// a second call fails.
+func (e *deliveryExtension) RoundTripper(base http.RoundTripper) (http.RoundTripper, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.queue == nil || e.shutDown:
+		return nil, errors.New("remote_write_delivery is not started")
+	case e.sender != nil:
+		return nil, errAlreadyUsed
+	case base == nil:
+		return nil, errors.New("remote_write_delivery needs the exporter's transport")
+	}
+	transport := http.RoundTripper(reachedTransport{next: base})
+	if e.signer != nil {
+		var err error
+		if transport, err = e.signer.RoundTripper(transport); err != nil {
+			return nil, fmt.Errorf("authenticator: %w", err)
+		}
+	}
+	stop, stopSender := context.WithCancel(context.Background())
+	abort, abortSend := context.WithCancel(context.Background())
+	e.sender = &sender{
+		queue:     e.queue,
+		transport: transport,
+		cfg:       e.cfg,
+		rep:       e.rep,
+		env:       e.env,
+		now:       e.now,
+		stop:      stop,
+		abort:     abort,
+		done:      make(chan struct{}),
+	}
+	e.stopSender, e.abortSend = stopSender, abortSend
+	go e.sender.run()
+	return newCapture(e.queue, e.rep), nil
+}
+
+// Shutdown stops the sender, letting the attempt in flight finish until
+// ctx is done, and closes the queue; what is left in it is sent by the next
+// start. It is safe to call more than once or before Start.
+func (e *deliveryExtension) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shutDown {
+		return nil
+	}
+	e.shutDown = true
+	if e.sender != nil {
+		e.stopSender()
+		select {
+		case <-e.sender.done:
+		case <-ctx.Done():
+			e.abortSend()
+			<-e.sender.done
+		}
+		e.abortSend()
+	}
+	var errs []error
+	if e.unregister != nil {
+		errs = append(errs, e.unregister())
+	}
+	if e.queue != nil {
+		errs = append(errs, e.queue.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// queueDropped counts and logs what the queue drops by itself.
+func (e *deliveryExtension) queueDropped(reason diskqueue.DropReason, records int, bytes int64) {
+	ctx := context.Background()
+	switch reason {
+	case diskqueue.DropQueueFull:
+		e.rep.dropped(ctx, reasonQueueFull, int64(records), bytes,
+			"the queue reached max_size_mib: its oldest remote-write requests dropped unsent; the backend has been unreachable or too slow for that long",
+			zap.Int("requests", records), zap.Int64("bytes", bytes), zap.Int64("max_size_mib", e.cfg.MaxSizeMiB))
+	default:
+		e.rep.dropped(ctx, reasonCorrupt, int64(records), bytes,
+			"damaged data in the queue (a write cut by a crash or power loss, or a disk error): cut; the rest is delivered",
+			zap.Int("requests", records), zap.Int64("bytes", bytes), zap.String("directory", e.queueDir()))
+	}
+}
+
+func (e *deliveryExtension) queueState(queue *diskqueue.Queue) metadata.QueueState {
+	st := queue.Stats()
+	return metadata.QueueState{Bytes: st.Bytes, Requests: st.Records, OldestAgeSeconds: e.age(st.Oldest).Seconds()}
+}
+
+// age is how old a request queued at t is now; 0 for the zero time.
+func (e *deliveryExtension) age(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return max(e.now().Sub(t), 0)
+}

@@ -1,0 +1,241 @@
+package remotewritedeliveryextension
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/diskqueue"
+)
+
+// sender delivers the queue's requests in order, one at a time: AMP
+// refuses a sample older than the newest of its series, so two requests in
+// flight could make each other's samples out of order. It handles bytes
+// only: the body is sent as it was captured, and every attempt is signed
+// afresh by the transport (the authenticator around the exporter's
+// transport), so that a request queued through an outage longer than the
+// signature's validity (5 minutes for SigV4) is still accepted.
+type sender struct {
+	queue     *diskqueue.Queue
+	transport http.RoundTripper
+	cfg       *Config
+	rep       *reporter
+	// env reads the environment (os.Getenv), for the credentials hint.
+	env func(string) string
+	now func() time.Time
+
+	// stop is done when Shutdown starts: no new request is taken and no
+	// retry is waited for; the attempt in flight may finish.
+	stop context.Context
+	// abort is done when Shutdown's deadline passes: the attempt in flight
+	// is cut. An aborted request stays in the queue and is sent by the next
+	// start, so it may reach the backend twice.
+	abort context.Context
+	done  chan struct{}
+}
+
+// run delivers until stop is done or the queue is closed, then closes done.
+func (s *sender) run() {
+	defer close(s.done)
+	for {
+		rec, err := s.queue.Next(s.stop)
+		if err != nil {
+			return
+		}
+		if !s.deliver(rec) {
+			return
+		}
+		if err := s.queue.Commit(); err != nil {
+			// The position is kept in memory and persisted by the next
+			// commit; until then a restart would send this request again.
+			s.rep.logOnce("commit", zapcore.WarnLevel, "cannot persist the queue's read position", zap.Error(err))
+		}
+	}
+}
+
+// deliver sends rec until it is delivered or dropped (true), or until the
+// sender stops (false: rec stays in the queue).
+func (s *sender) deliver(rec diskqueue.Record) bool {
+	ctx := context.Background()
+	req, err := decodeRequest(rec.Data)
+	if err != nil {
+		s.rep.dropped(ctx, reasonCorrupt, 1, int64(len(rec.Data)), "remote-write request unreadable in the queue: dropped", zap.Error(err))
+		return true
+	}
+	for failures := 0; ; failures++ {
+		if age := s.now().Sub(rec.Time); age > s.cfg.MaxAge {
+			s.rep.dropped(ctx, reasonExpired, 1, int64(len(req.body)),
+				"remote-write request older than max_age dropped unsent: the backend would refuse its samples as too old",
+				zap.Duration("age", age), zap.Duration("max_age", s.cfg.MaxAge), zap.String("endpoint", endpoint(req.url)))
+			return true
+		}
+		wait, ok := s.attempt(ctx, req, failures)
+		if !ok {
+			return true
+		}
+		if s.stop.Err() != nil {
+			return false
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-s.stop.Done():
+			timer.Stop()
+			return false
+		}
+	}
+}
+
+// attempt sends req once. It returns ok = false when req is done with
+// (delivered or dropped), else how long to wait before the next attempt.
+func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int) (wait time.Duration, ok bool) {
+	httpReq, cancel, err := s.newHTTPRequest(req)
+	if err != nil {
+		s.rep.dropped(ctx, reasonCorrupt, 1, int64(len(req.body)), "remote-write request unusable in the queue: dropped", zap.Error(err))
+		return 0, false
+	}
+	defer cancel()
+	reached := new(atomic.Bool)
+	httpReq = httpReq.WithContext(context.WithValue(httpReq.Context(), reachedKey{}, reached))
+	resp, err := s.transport.RoundTrip(httpReq)
+	if err != nil {
+		s.answered(ctx, 0)
+		if s.abort.Err() != nil {
+			return 0, true // shutting down: kept for the next start
+		}
+		if !reached.Load() {
+			// The authenticator failed before anything was sent: no
+			// credentials to sign with (an IRSA token file missing, STS
+			// unreachable, ...). As with a 403, the request is kept.
+			s.rep.retried(ctx, "credentials", "signing", zapcore.ErrorLevel,
+				"cannot sign the remote-write request: it stays queued (until max_age or max_size_mib) and is retried every retry::credentials_interval",
+				zap.Error(err), zap.String("hint", "Check the credentials source: "+credentialsSource(s.env)), zap.String("endpoint", endpoint(req.url)))
+			return jitter(s.cfg.Retry.CredentialsInterval), true
+		}
+		s.rep.retried(ctx, retryReason(0), "connection", zapcore.WarnLevel,
+			"remote-write backend not reached: the request stays queued and is retried",
+			zap.Error(err), zap.String("endpoint", endpoint(req.url)))
+		return s.backoff(failures), true
+	}
+	s.answered(ctx, resp.StatusCode)
+	// The request as sent, signed (the signer sends a signed copy): the
+	// credentials hint reads its signing scope.
+	sent := resp.Request
+	if sent == nil {
+		sent = httpReq
+	}
+	switch judge(resp.StatusCode) {
+	case delivered:
+		drain(resp.Body)
+		s.rep.tel.RemoteWriteSentRequests.Add(ctx, 1)
+		s.rep.tel.RemoteWriteSentBytes.Add(ctx, int64(len(req.body)))
+		return 0, false
+	case retry:
+		message := readMessage(resp.Body)
+		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
+			"remote-write backend busy or failing: the request stays queued and is retried",
+			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)))
+		return max(s.backoff(failures), retryAfter(resp.Header, s.now())), true
+	case retryCredentials:
+		message := redact(readMessage(resp.Body), sent.Header.Get("X-Amz-Security-Token"))
+		c := classify(resp.StatusCode, message)
+		s.rep.retried(ctx, retryReason(resp.StatusCode), c.key(), zapcore.ErrorLevel,
+			"remote-write backend refuses the credentials: requests stay queued (until max_age or max_size_mib) and are retried every retry::credentials_interval",
+			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
+			zap.String("hint", hint(c, sent, req.body, s.env)), zap.String("endpoint", endpoint(req.url)))
+		return jitter(s.cfg.Retry.CredentialsInterval), true
+	default:
+		message := redact(readMessage(resp.Body), sent.Header.Get("X-Amz-Security-Token"))
+		c := classify(resp.StatusCode, message)
+		s.rep.dropped(ctx, c.reason, 1, int64(len(req.body)),
+			"remote-write request refused for good by the backend: dropped, not re-sent",
+			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
+			zap.String("hint", hint(c, sent, req.body, s.env)), zap.String("endpoint", endpoint(req.url)),
+			zap.Int("request_bytes", len(req.body)))
+		return 0, false
+	}
+}
+
+// reachedKey is the context key of the flag reachedTransport sets: it tells
+// a request the authenticator refused to sign from one the network failed.
+type reachedKey struct{}
+
+// reachedTransport is the exporter's transport, marking that a request got
+// past the authenticator.
+type reachedTransport struct{ next http.RoundTripper }
+
+func (t reachedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if reached, ok := req.Context().Value(reachedKey{}).(*atomic.Bool); ok {
+		reached.Store(true)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// newHTTPRequest builds the request of one attempt: the captured URL,
+// headers and body, bounded by the timeout and by abort.
+func (s *sender) newHTTPRequest(req capturedRequest) (*http.Request, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	stopCancel := context.AfterFunc(s.abort, cancel)
+	cancelBoth := func() { stopCancel(); cancel() }
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, req.url, bytes.NewReader(req.body))
+	if err != nil {
+		cancelBoth()
+		return nil, nil, err
+	}
+	// A copy per attempt: no attempt sees what a round tripper of an
+	// earlier one may have added.
+	httpReq.Header = req.header.Clone()
+	if req.host != "" {
+		httpReq.Host = req.host
+	}
+	return httpReq, cancelBoth, nil
+}
+
+// answered counts an answer of the backend; code 0 is no answer.
+func (s *sender) answered(ctx context.Context, code int) {
+	codeAttr, class := "none", "error"
+	if code != 0 {
+		codeAttr, class = strconv.Itoa(code), statusClass(code)
+	}
+	s.rep.tel.RemoteWriteAnswers.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("code", codeAttr), attribute.String("class", class)))
+}
+
+// backoff is the wait after failures+1 failed attempts: exponential from
+// retry::initial_interval, capped at retry::max_interval, with jitter.
+func (s *sender) backoff(failures int) time.Duration {
+	d := s.cfg.Retry.MaxInterval
+	if failures < 32 {
+		d = min(s.cfg.Retry.InitialInterval<<failures, s.cfg.Retry.MaxInterval)
+	}
+	return jitter(d)
+}
+
+// jitter draws a wait between half and all of d, so that collectors that
+// failed together do not all retry together.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// drain reads a bounded rest of body, so that the connection can be reused,
+// and closes it.
+func drain(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainBytes))
+	_ = body.Close()
+}
+
+var errAlreadyUsed = errors.New("already used by another exporter: give each exporter its own remote_write_delivery/<name>")
