@@ -51,11 +51,13 @@ var benchCreds = aws.Credentials{AccessKeyID: "AKIDOTELCOLEKSBENCH", SecretAcces
 
 type options struct {
 	series, targets, labelSets, rounds int
-	interval, warmup, window, drain    time.Duration
-	subjects                           []subjectSpec
-	baseline                           string
-	collector, prometheus              string
-	out, section, workDir, pprofDir    string
+	// sinkLatency delays every answer of the sink.
+	sinkLatency                     time.Duration
+	interval, warmup, window, drain time.Duration
+	subjects                        []subjectSpec
+	baseline                        string
+	collector, prometheus           string
+	out, section, workDir, pprofDir string
 }
 
 type subjectFlags []string
@@ -82,6 +84,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.section, "section", "", "name of the results block (default: <series/1000>k)")
 	fs.StringVar(&o.workDir, "workdir", "bench/out", "logs and per-run state")
 	fs.StringVar(&o.pprofDir, "pprof", "", "if set, save CPU, allocs and heap profiles of each subject's first run here")
+	fs.DurationVar(&o.sinkLatency, "sink-latency", 0, "time the sink adds to every answer, like a backend across a network (AMP answers in tens of ms)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -190,7 +193,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen for the sink: %w", err)
 	}
-	sinkSrv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
+	sinkSrv := &http.Server{Handler: withLatency(sink, o.sinkLatency), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = sinkSrv.Serve(ln) }()
 	defer sinkSrv.Close()
 
@@ -235,4 +238,37 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	return nil
+}
+
+// withLatency answers every request of next latency later, as a backend
+// across a network does; the request is read and counted first.
+func withLatency(next http.Handler, latency time.Duration) http.Handler {
+	if latency <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&delayedWriter{ResponseWriter: w, latency: latency}, r)
+	})
+}
+
+// delayedWriter holds the status line back by latency.
+type delayedWriter struct {
+	http.ResponseWriter
+	latency time.Duration
+	delayed bool
+}
+
+func (d *delayedWriter) WriteHeader(code int) {
+	if !d.delayed {
+		d.delayed = true
+		time.Sleep(d.latency)
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *delayedWriter) Write(b []byte) (int, error) {
+	if !d.delayed {
+		d.WriteHeader(http.StatusOK)
+	}
+	return d.ResponseWriter.Write(b)
 }
