@@ -11,9 +11,9 @@ ARG TARGETARCH=amd64
 COPY bin/image-context/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --chmod=0755 bin/otelcol-eks-linux-${TARGETARCH} /otelcol-eks
 COPY configs/workshop.yaml /etc/otelcol-eks/config.yaml
-# The remote-write exporter's write-ahead log (configs/*.yaml: wal.directory
-# under ${OTELCOL_STORAGE_DIR:-/var/lib/otelcol-eks}), writable by the
-# collector's user; on Kubernetes a volume is mounted there (deploy/).
+# The remote_write_delivery queue (configs/*.yaml: directory
+# ${OTELCOL_STORAGE_DIR:-/var/lib/otelcol-eks}), writable by the collector's
+# user; on Kubernetes a volume is mounted there (deploy/).
 COPY --chown=10001:10001 bin/image-context/var-lib-otelcol-eks/ /var/lib/otelcol-eks/
 
 USER 10001:10001

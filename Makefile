@@ -89,7 +89,7 @@ image: release ## Build the multi-arch image (one manifest, linux/amd64 + linux/
 	mkdir -p bin/image-context
 	cp /etc/ssl/certs/ca-certificates.crt bin/image-context/ca-certificates.crt
 	mkdir -p bin/image-context/var-lib-otelcol-eks
-	echo "otelcol-eks write-ahead log directory" > bin/image-context/var-lib-otelcol-eks/README
+	echo "otelcol-eks remote-write queue directory (remote_write_delivery)" > bin/image-context/var-lib-otelcol-eks/README
 	if docker info >/dev/null 2>&1; then \
 		docker buildx build --platform $$(printf 'linux/%s,' $(ARCHES) | sed 's/,$$//') -t $(IMAGE) .; \
 	else \
@@ -114,7 +114,7 @@ image-test: image ## Smoke-test the image: the entrypoint lists the components, 
 	$(BUILDAH) run --isolation chroot $$ctr -- /otelcol-eks validate --config /etc/otelcol-eks/config.yaml > bin/image-validate.txt 2>&1 || true; \
 	grep -q 'AMP_ENDPOINT' bin/image-validate.txt || { cat bin/image-validate.txt; echo "the default config must name AMP_ENDPOINT when it is unset"; exit 1; }; \
 	owner=$$(stat -c %u:%g "$$($(BUILDAH) mount $$ctr)/var/lib/otelcol-eks"); $(BUILDAH) umount $$ctr >/dev/null; \
-	echo "write-ahead log directory owner: $$owner"; [ "$$owner" = "10001:10001" ]; \
+	echo "queue directory owner: $$owner"; [ "$$owner" = "10001:10001" ]; \
 	echo "image smoke test: components listed, default config validated, user $$user"
 
 ## ---- tests ----
