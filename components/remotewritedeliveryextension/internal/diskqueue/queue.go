@@ -440,23 +440,12 @@ func (q *Queue) syncData() error {
 	return errors.Join(errs...)
 }
 
-// syncSegment fsyncs a segment the writer has left, through a handle of
-// its own: fsync covers the file, whichever handle wrote. A segment gone
+// syncSegment fsyncs a segment the writer has left. A segment gone
 // meanwhile (consumed or dropped) needs nothing.
 func (q *Queue) syncSegment(seq uint64) error {
-	f, err := os.Open(q.segmentPath(seq))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	err := syncPath(q.segmentPath(seq))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cannot sync segment: %w", err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("cannot sync segment %s: %w", f.Name(), err)
 	}
 	return nil
 }
@@ -466,13 +455,13 @@ func (q *Queue) syncSegment(seq uint64) error {
 // first.
 func (q *Queue) Close() error {
 	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+	first := !q.closed
+	q.closed = true
+	q.mu.Unlock()
+	if !first {
 		return nil
 	}
-	q.closed = true
 	close(q.closing)
-	q.mu.Unlock()
 	<-q.syncDone
 
 	errs := []error{q.syncData(), q.syncPosition()}

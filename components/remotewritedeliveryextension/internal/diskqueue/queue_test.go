@@ -64,6 +64,16 @@ func payload(i, n int) []byte {
 	return b
 }
 
+// openFilled opens a queue and appends records 0 to n-1 of size bytes.
+func openFilled(t *testing.T, opts Options, n, size int) *Queue {
+	t.Helper()
+	q := mustOpen(t, opts)
+	for i := range n {
+		mustAppend(t, q, payload(i, size))
+	}
+	return q
+}
+
 func mustAppend(t *testing.T, q *Queue, data []byte) {
 	t.Helper()
 	if err := q.Append(data); err != nil {
@@ -381,10 +391,7 @@ func TestMaxBytesDropsRecordInFlight(t *testing.T) {
 	var d drops
 	opts := testOptions(t, &d)
 	opts.MaxBytes, opts.SegmentBytes = 400, 100
-	q := mustOpen(t, opts)
-	for i := range 8 {
-		mustAppend(t, q, payload(i, 30))
-	}
+	q := openFilled(t, opts, 8, 30)
 	if r := mustNext(t, q); !bytes.Equal(r.Data, payload(0, 30)) {
 		t.Fatalf("got %q, want record 0", r.Data)
 	}
@@ -404,10 +411,7 @@ func TestReopenWithSmallerMaxBytes(t *testing.T) {
 	var d drops
 	opts := testOptions(t, &d)
 	opts.SegmentBytes = 100
-	q := mustOpen(t, opts)
-	for i := range 20 { // ten segments of 92 bytes
-		mustAppend(t, q, payload(i, 30))
-	}
+	q := openFilled(t, opts, 20, 30) // ten segments of 92 bytes
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
