@@ -22,14 +22,14 @@ type Options struct {
 	// A directory holding more (left by a run with a larger bound) is
 	// accepted and trimmed by the next Append. At least 32.
 	MaxBytes int64
-	// SegmentBytes is the size at which the writer starts a new segment
-	// file: a record that would take the current one beyond it goes into a
-	// new one (a record larger than SegmentBytes gets a segment of its
-	// own), and so does a record arriving when the reader has consumed all
-	// of a current segment of SegmentBytes/4 or more, so that consumed
-	// space comes back early (a full disk needs it back). Dropping and
-	// deleting work a segment at a time, so it must be positive and at
-	// most MaxBytes/4.
+	// SegmentBytes is the size of a segment file: a record that would take
+	// the writer's segment beyond it starts a new one (a larger record gets
+	// a segment of its own). A record also starts a new segment when the
+	// reader has consumed all of the writer's segment and it holds
+	// SegmentBytes/4 or more, so that consumed space comes back without
+	// waiting for the segment to fill (a full disk needs it back).
+	// Dropping and deleting work a segment at a time, so it must be
+	// positive and at most MaxBytes/4.
 	SegmentBytes int64
 	// SyncInterval chooses durability against latency. 0: Append returns
 	// only after its record is fsynced, and Commit after the position is.
@@ -56,7 +56,7 @@ const (
 	DropQueueFull DropReason = "queue_full"
 	// DropCorrupt: a torn or corrupt record and what follows it in its
 	// segment were cut (the last segment, on Open) or skipped (any other
-	// segment, when the reader gets there). bytes is exact; records counts
+	// segment, when the reader gets there). bytes is their size; records counts
 	// the records believed to be there, 0 when unknown (damage can hide
 	// record boundaries). A torn tail cut on Open counts as 1 record: it
 	// is normally the one Append a crash interrupted.
