@@ -55,7 +55,13 @@ func (q *Queue) Append(data []byte) error {
 		return err
 	}
 	if next != nil {
-		_ = q.wf.Close() // fsynced by startSegment or by its own Appends
+		if q.syncInterval > 0 {
+			// Its last records still await the background sync, which
+			// reopens it rather than making this Append wait for an fsync
+			// (or keeping a handle that would hold a dropped file's space).
+			q.sealed = append(q.sealed, q.wseq)
+		}
+		_ = q.wf.Close()
 		q.wf = next
 	}
 	q.woff = off + n
@@ -115,17 +121,10 @@ func (q *Queue) caughtUp() bool {
 // record is written, so that the reader does not delete it meanwhile and
 // a failed write can fall back to it.
 func (q *Queue) startSegment() (*os.File, error) {
-	if q.syncInterval > 0 {
-		// The background sync only covers the writer's current file:
-		// seal this one durably before leaving it.
-		if err := q.wf.Sync(); err != nil {
-			return nil, fmt.Errorf("cannot sync %s: %w", q.wf.Name(), err)
-		}
-	}
 	q.mu.Lock()
 	seq := q.wseq + 1
 	q.mu.Unlock()
-	f, err := q.createSegment(seq)
+	f, err := q.createSegment(seq, q.syncInterval == 0)
 	if err != nil {
 		return nil, err
 	}

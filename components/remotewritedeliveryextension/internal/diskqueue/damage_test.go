@@ -67,10 +67,7 @@ func TestDamagedTail(t *testing.T) {
 		t.Helper()
 		var d drops
 		opts := testOptions(t, &d)
-		q := mustOpen(t, opts)
-		for i := range 5 {
-			mustAppend(t, q, payload(i, 40))
-		}
+		q := openFilled(t, opts, 5, 40)
 		if err := q.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -113,10 +110,7 @@ func TestDamagedSealedSegment(t *testing.T) {
 		var d drops
 		opts := testOptions(t, &d)
 		opts.SegmentBytes = 200
-		q := mustOpen(t, opts)
-		for i := range 9 {
-			mustAppend(t, q, payload(i, 40))
-		}
+		q := openFilled(t, opts, 9, 40)
 		if reopen {
 			if err := q.Close(); err != nil {
 				t.Fatal(err)
@@ -160,10 +154,7 @@ func TestPositionFallback(t *testing.T) {
 		t.Helper()
 		var d drops
 		opts := testOptions(t, &d)
-		q := mustOpen(t, opts)
-		for i := range 10 {
-			mustAppend(t, q, payload(i, 30))
-		}
+		q := openFilled(t, opts, 10, 30)
 		for range 5 {
 			mustNext(t, q)
 			mustCommit(t, q)
@@ -210,10 +201,7 @@ func TestConsumedSegmentLeftBehind(t *testing.T) {
 	// leaves the segment: Open deletes it instead of delivering it again.
 	opts := testOptions(t, nil)
 	opts.SegmentBytes = 100
-	q := mustOpen(t, opts)
-	for i := range 6 {
-		mustAppend(t, q, payload(i, 30))
-	}
+	q := openFilled(t, opts, 6, 30)
 	first := filepath.Join(opts.Dir, "00000000000000000001.seg")
 	saved, err := os.ReadFile(first)
 	if err != nil {

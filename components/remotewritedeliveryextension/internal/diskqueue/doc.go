@@ -20,8 +20,10 @@
 //     unconsumed record. It has two 28-byte slots, at offsets 0 and 4096:
 //     [u64 generation][u64 segment][i64 offset][u32 crc32c of the 24 bytes
 //     before]. Each save overwrites the older slot in place; the valid slot
-//     with the higher generation wins. A torn save therefore costs at most
-//     the one save being made, and saving needs no new file (see Commit).
+//     with the higher generation wins, so a torn save costs only itself.
+//     Unlike writing a temporary file and renaming it, a save creates no
+//     file (Commit allocates nothing) and an unsynced save cannot turn into
+//     an empty file after power loss, as a renamed one can on XFS.
 //   - lock: flock(2)ed while the queue is open, so that two Opens of one
 //     directory fail instead of interleaving records.
 //
@@ -53,7 +55,8 @@
 // being read: one buffer, as large as the largest record read. Open reads
 // the headers of the unconsumed records (to count them) and verifies every
 // record of the last segment; other segments are verified as they are read.
-// Append and Next+Commit allocate nothing in steady state.
+// Append, Next and Commit allocate nothing except when a segment starts or
+// ends.
 //
 // # Concurrency
 //

@@ -93,6 +93,9 @@ func fillDisk(t *testing.T, dir string, segmentBytes int64) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if fi.Size() == 0 {
+				t.Fatalf("empty segment %s left behind", name)
+			}
 			total += fi.Size()
 		}
 		if s := q.Stats(); total != s.Bytes || s.Records != int64(appended) {

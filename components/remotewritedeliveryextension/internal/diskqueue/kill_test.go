@@ -43,7 +43,8 @@ func numbered(n int) []byte {
 // killChild appends numbered records and consumes some, reporting each
 // step on stdout, one line each: "T n" before Append(n), "A n" once it
 // returned nil, "D n" when Next delivered n, "C n" once Commit returned
-// nil, "X n" for a delivered record whose data is not numbered(n).
+// nil, "X n" for a delivered record whose data is not numbered(n), and
+// "R n" when Open cut n bytes of a torn tail.
 func killChild(t *testing.T, dir string) {
 	start, _ := strconv.Atoi(os.Getenv(killStartEnv))
 	consume, _ := strconv.Atoi(os.Getenv(killConsumeEnv))
@@ -54,7 +55,14 @@ func killChild(t *testing.T, dir string) {
 		defer mu.Unlock()
 		fmt.Fprintf(os.Stdout, "%c %d\n", event, n)
 	}
-	q, err := Open(Options{Dir: dir, MaxBytes: 64 << 20, SegmentBytes: 4 << 10, SyncInterval: syncInterval})
+	onDrop := func(reason DropReason, _ int, bytes int64) {
+		if reason == DropCorrupt {
+			emit('R', int(bytes))
+		} else {
+			emit('Q', int(bytes)) // never: MaxBytes is far away
+		}
+	}
+	q, err := Open(Options{Dir: dir, MaxBytes: 64 << 20, SegmentBytes: 4 << 10, SyncInterval: syncInterval, OnDrop: onDrop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +106,7 @@ type killHistory struct {
 	// committed, and deliveries that start a run.
 	committed, firstOfRun map[int]bool
 	maxTried              int
+	tornTails             int
 }
 
 func (h *killHistory) add(event byte, n int, runStart *bool) error {
@@ -124,6 +133,10 @@ func (h *killHistory) add(event byte, n int, runStart *bool) error {
 		}
 	case 'X':
 		return fmt.Errorf("record %d delivered with wrong data", n)
+	case 'R':
+		h.tornTails++
+	case 'Q':
+		return fmt.Errorf("%d bytes dropped for MaxBytes", n)
 	default:
 		return fmt.Errorf("unknown event %c", event)
 	}
@@ -200,7 +213,14 @@ func TestKillPoints(t *testing.T) {
 		}
 	}
 
-	q := mustOpen(t, Options{Dir: dir, MaxBytes: 64 << 20, SegmentBytes: 4 << 10})
+	var d drops
+	q := mustOpen(t, Options{Dir: dir, MaxBytes: 64 << 20, SegmentBytes: 4 << 10, OnDrop: d.onDrop})
+	if records, bytes := d.get(DropQueueFull); records != 0 || bytes != 0 {
+		t.Fatalf("%d records dropped for MaxBytes", records)
+	}
+	if _, bytes := d.get(DropCorrupt); bytes > 0 {
+		h.tornTails++
+	}
 	runStart := true
 	for q.Stats().Records > 0 {
 		r := mustNext(t, q)
@@ -216,7 +236,14 @@ func TestKillPoints(t *testing.T) {
 	if err := h.check(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d of 20 children killed; %d records tried, %d acknowledged, %d deliveries", kills, len(h.tried), len(h.acked), len(h.delivered))
+	again := 0
+	for i := 1; i < len(h.delivered); i++ {
+		if h.delivered[i] == h.delivered[i-1] {
+			again++
+		}
+	}
+	t.Logf("%d of 20 children killed, %d torn tails cut on reopening; %d records tried, %d acknowledged, %d deliveries, %d of them again",
+		kills, h.tornTails, len(h.tried), len(h.acked), len(h.delivered), again)
 }
 
 // killRun runs one child and SIGKILLs it after a random number of reported

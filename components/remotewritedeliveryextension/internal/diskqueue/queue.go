@@ -22,14 +22,14 @@ type Options struct {
 	// A directory holding more (left by a run with a larger bound) is
 	// accepted and trimmed by the next Append. At least 32.
 	MaxBytes int64
-	// SegmentBytes is the size at which the writer starts a new segment
-	// file: a record that would take the current one beyond it goes into a
-	// new one (a record larger than SegmentBytes gets a segment of its
-	// own), and so does a record arriving when the reader has consumed all
-	// of a current segment of SegmentBytes/4 or more, so that consumed
-	// space comes back early (a full disk needs it back). Dropping and
-	// deleting work a segment at a time, so it must be positive and at
-	// most MaxBytes/4.
+	// SegmentBytes is the size of a segment file: a record that would take
+	// the writer's segment beyond it starts a new one (a larger record gets
+	// a segment of its own). A record also starts a new segment when the
+	// reader has consumed all of the writer's segment and it holds
+	// SegmentBytes/4 or more, so that consumed space comes back without
+	// waiting for the segment to fill (a full disk needs it back).
+	// Dropping and deleting work a segment at a time, so it must be
+	// positive and at most MaxBytes/4.
 	SegmentBytes int64
 	// SyncInterval chooses durability against latency. 0: Append returns
 	// only after its record is fsynced, and Commit after the position is.
@@ -56,7 +56,7 @@ const (
 	DropQueueFull DropReason = "queue_full"
 	// DropCorrupt: a torn or corrupt record and what follows it in its
 	// segment were cut (the last segment, on Open) or skipped (any other
-	// segment, when the reader gets there). bytes is exact; records counts
+	// segment, when the reader gets there). bytes is their size; records counts
 	// the records believed to be there, 0 when unknown (damage can hide
 	// record boundaries). A torn tail cut on Open counts as 1 record: it
 	// is normally the one Append a crash interrupted.
@@ -117,6 +117,9 @@ type Queue struct {
 	tailDirty bool   // a failed Append left bytes past woff that truncation could not remove
 	written   uint64 // Appends since Open; with synced, tells the background sync whether to fsync
 	synced    uint64
+	sealed    []uint64 // the writer's previous segments, awaiting the background sync
+	syncing   []uint64 // sealed segments the background sync is working on
+	dirDirty  bool     // a segment was created since the background sync last synced the directory
 	unlink    []uint64 // scratch: segments dropped by the current Append
 
 	// mu guards what the writer and the reader share: the segment list,
@@ -227,7 +230,7 @@ func (q *Queue) load() error {
 		if posOK {
 			seq = pos.seq + 1 // never reuse the position's segment number
 		}
-		f, err := q.createSegment(seq)
+		f, err := q.createSegment(seq, true)
 		if err != nil {
 			return err
 		}
@@ -335,12 +338,17 @@ func (q *Queue) addSegment(s segment) {
 	q.records += s.records
 }
 
-// createSegment creates an empty segment file and makes its name durable.
-func (q *Queue) createSegment(seq uint64) (*os.File, error) {
+// createSegment creates an empty segment file. Its name is made durable
+// now if syncNow, else by the background sync.
+func (q *Queue) createSegment(seq uint64, syncNow bool) (*os.File, error) {
 	name := q.segmentPath(seq)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create segment: %w", err)
+	}
+	if !syncNow {
+		q.dirDirty = true
+		return f, nil
 	}
 	if err := syncDir(q.dir); err != nil {
 		_ = f.Close()
@@ -384,33 +392,61 @@ func (q *Queue) syncLoop() {
 		case <-q.closing:
 			return
 		case <-t.C:
-			// A failed fsync is retried at the next tick (the counters
-			// stay dirty) and by Close, which returns its error.
+			// There is no one to return an error to: a failed fsync of
+			// the current file is retried at the next tick and by Close,
+			// which returns its error.
 			_ = q.syncData()
 			_ = q.syncPosition()
 		}
 	}
 }
 
-// syncData fsyncs the records appended so far. It holds no lock during the
-// fsync, so Appends go on meanwhile.
+// syncData fsyncs the records appended so far, in the writer's current
+// and previous files, and the names of new segments. It holds no lock
+// during the fsyncs, so Appends go on meanwhile.
 func (q *Queue) syncData() error {
 	q.wmu.Lock()
-	f, written := q.wf, q.written
+	f, written, dirDirty := q.wf, q.written, q.dirDirty
+	sealed := q.sealed
+	q.sealed, q.syncing = q.syncing[:0], sealed // the two slices take turns
+	q.dirDirty = false
 	dirty := f != nil && written != q.synced
 	q.wmu.Unlock()
-	if !dirty {
-		return nil
+	var errs []error
+	for _, seq := range sealed {
+		if err := q.syncSegment(seq); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	// If the writer moved to a new segment meanwhile, it fsynced this one
-	// first and f is closed: the error is moot and the next tick covers
-	// the new segment.
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("cannot sync %s: %w", f.Name(), err)
+	// If the writer moved to a new segment meanwhile, f's segment is in
+	// q.sealed and the next round syncs it again: harmless.
+	if dirty {
+		if err := f.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot sync %s: %w", f.Name(), err))
+		}
+	}
+	if dirDirty {
+		if err := syncDir(q.dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	q.wmu.Lock()
-	q.synced = max(q.synced, written)
+	if len(errs) > 0 {
+		q.dirDirty = q.dirDirty || dirDirty
+	} else if dirty {
+		q.synced = max(q.synced, written)
+	}
 	q.wmu.Unlock()
+	return errors.Join(errs...)
+}
+
+// syncSegment fsyncs a segment the writer has left. A segment gone
+// meanwhile (consumed or dropped) needs nothing.
+func (q *Queue) syncSegment(seq uint64) error {
+	err := syncPath(q.segmentPath(seq))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cannot sync segment: %w", err)
+	}
 	return nil
 }
 
@@ -419,26 +455,18 @@ func (q *Queue) syncData() error {
 // first.
 func (q *Queue) Close() error {
 	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+	first := !q.closed
+	q.closed = true
+	q.mu.Unlock()
+	if !first {
 		return nil
 	}
-	q.closed = true
 	close(q.closing)
-	q.mu.Unlock()
 	<-q.syncDone
 
+	errs := []error{q.syncData(), q.syncPosition()}
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
-	var errs []error
-	if q.written != q.synced {
-		if err := q.wf.Sync(); err != nil {
-			errs = append(errs, fmt.Errorf("cannot sync %s: %w", q.wf.Name(), err))
-		}
-	}
-	if err := q.syncPosition(); err != nil {
-		errs = append(errs, err)
-	}
 	errs = append(errs, q.closeFiles())
 	return errors.Join(errs...)
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +62,16 @@ func payload(i, n int) []byte {
 	b := bytes.Repeat([]byte{byte(i)}, n)
 	copy(b, fmt.Sprintf("%d:", i))
 	return b
+}
+
+// openFilled opens a queue and appends records 0 to n-1 of size bytes.
+func openFilled(t *testing.T, opts Options, n, size int) *Queue {
+	t.Helper()
+	q := mustOpen(t, opts)
+	for i := range n {
+		mustAppend(t, q, payload(i, size))
+	}
+	return q
 }
 
 func mustAppend(t *testing.T, q *Queue, data []byte) {
@@ -378,10 +391,7 @@ func TestMaxBytesDropsRecordInFlight(t *testing.T) {
 	var d drops
 	opts := testOptions(t, &d)
 	opts.MaxBytes, opts.SegmentBytes = 400, 100
-	q := mustOpen(t, opts)
-	for i := range 8 {
-		mustAppend(t, q, payload(i, 30))
-	}
+	q := openFilled(t, opts, 8, 30)
 	if r := mustNext(t, q); !bytes.Equal(r.Data, payload(0, 30)) {
 		t.Fatalf("got %q, want record 0", r.Data)
 	}
@@ -401,10 +411,7 @@ func TestReopenWithSmallerMaxBytes(t *testing.T) {
 	var d drops
 	opts := testOptions(t, &d)
 	opts.SegmentBytes = 100
-	q := mustOpen(t, opts)
-	for i := range 20 { // ten segments of 92 bytes
-		mustAppend(t, q, payload(i, 30))
-	}
+	q := openFilled(t, opts, 20, 30) // ten segments of 92 bytes
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -454,6 +461,7 @@ func TestNextWaits(t *testing.T) {
 		}
 		got <- bytes.Clone(r.Data)
 	}()
+	waitForNext(t)
 	mustAppend(t, q, payload(1, 10))
 	if r := <-got; !bytes.Equal(r, payload(1, 10)) {
 		t.Fatalf("got %q, want record 1", r)
@@ -466,6 +474,7 @@ func TestNextWaits(t *testing.T) {
 		_, err := q.Next(context.Background())
 		errc <- err
 	}()
+	waitForNext(t)
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -481,6 +490,23 @@ func TestNextWaits(t *testing.T) {
 	if err := q.Commit(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Commit after Close: got %v, want ErrClosed", err)
 	}
+}
+
+// waitForNext returns once a goroutine waits in Next's select, so that
+// what the test does next must wake it.
+func waitForNext(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 5000 {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, " [select") && strings.Contains(g, "diskqueue.(*Queue).Next(") {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no goroutine waits in Next")
 }
 
 func TestConcurrentAppend(t *testing.T) {
@@ -547,5 +573,59 @@ func TestSteadyStateAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Fatalf("SyncInterval %v: %v allocations per Append+Next+Commit, want 0", syncInterval, allocs)
 		}
+	}
+}
+
+func TestConcurrentDrops(t *testing.T) {
+	// A consumer reads while Appends drop the segment it reads from: it
+	// must never deliver a record twice or out of order, nor lose one
+	// without a report, nor mistake a dropped segment for damage. Records
+	// differ in length, so that a position moved by the wrong record's
+	// length lands inside a record and shows as damage.
+	const appends = 3000
+	var d drops
+	opts := testOptions(t, &d)
+	opts.MaxBytes, opts.SegmentBytes = 400, 100
+	opts.SyncInterval = time.Hour
+	q := mustOpen(t, opts)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range appends {
+			if err := q.Append(fmt.Appendf(nil, "%d%*s", i, i%7, "")); err != nil {
+				t.Errorf("cannot append: %s", err)
+				return
+			}
+		}
+	}()
+	delivered, last := 0, -1
+	for {
+		select {
+		case <-done:
+			if q.Stats().Records > 0 {
+				break
+			}
+			// A record dropped while in flight counts twice, hence >=.
+			if dropped, _ := d.get(DropQueueFull); delivered+dropped < appends {
+				t.Fatalf("%d delivered + %d dropped < %d appended", delivered, dropped, appends)
+			}
+			if records, bytes := d.get(DropCorrupt); records != 0 || bytes != 0 {
+				t.Fatalf("got %d records, %d bytes reported corrupt", records, bytes)
+			}
+			return
+		default:
+			if q.Stats().Records == 0 {
+				runtime.Gosched()
+				continue
+			}
+		}
+		r := mustNext(t, q)
+		i, err := strconv.Atoi(strings.TrimSpace(string(r.Data)))
+		if err != nil || i <= last {
+			t.Fatalf("got %q after record %d", r.Data, last)
+		}
+		last = i
+		delivered++
+		mustCommit(t, q)
 	}
 }

@@ -38,11 +38,10 @@ func (q *Queue) Next(ctx context.Context) (Record, error) {
 		switch {
 		case q.roff < s.size:
 			r, err := q.readLocked(s)
-			if err == nil || !errors.Is(err, errRetry) {
-				q.mu.Unlock()
+			q.mu.Unlock()
+			if !errors.Is(err, errRetry) {
 				return r, err
 			}
-			q.mu.Unlock()
 		case s.seq < q.wseq:
 			// Consumed and sealed: move on. The saved position may still
 			// name it; Open then starts at the next segment, the same place.

@@ -50,16 +50,22 @@ func listSegments(dir string) ([]uint64, error) {
 
 // syncDir makes the creation (or removal) of a file in dir durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open directory %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("cannot sync directory %s: %w", dir, err)
+	if err := syncPath(dir); err != nil {
+		return fmt.Errorf("cannot sync directory: %w", err)
 	}
 	return nil
+}
+
+// syncPath fsyncs the file or directory at path through a handle of its
+// own: fsync covers the file, whichever handle wrote to it.
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
