@@ -48,11 +48,22 @@ type sender struct {
 // run delivers until stop is done or the queue is closed, then closes done.
 func (s *sender) run() {
 	defer close(s.done)
-	for {
+	for failures := 0; ; {
 		rec, err := s.queue.Next(s.stop)
-		if err != nil {
+		switch {
+		case s.stop.Err() != nil || errors.Is(err, diskqueue.ErrClosed):
 			return
+		case err != nil:
+			// The queue cannot be read now (out of file descriptors, an
+			// I/O error): the record stays next and is read again.
+			s.rep.logOnce("read", zapcore.ErrorLevel, "cannot read the remote-write queue: retrying", zap.Error(err))
+			if !s.sleep(s.backoff(failures)) {
+				return
+			}
+			failures++
+			continue
 		}
+		failures = 0
 		if !s.deliver(rec) {
 			return
 		}
@@ -84,16 +95,25 @@ func (s *sender) deliver(rec diskqueue.Record) bool {
 		if !ok {
 			return true
 		}
-		if s.stop.Err() != nil {
+		if !s.sleep(wait) {
 			return false
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-s.stop.Done():
-			timer.Stop()
-			return false
-		}
+	}
+}
+
+// sleep waits d, or less when the sender stops; it reports whether the
+// sender is still running.
+func (s *sender) sleep(d time.Duration) bool {
+	if s.stop.Err() != nil {
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-s.stop.Done():
+		return false
 	}
 }
 
