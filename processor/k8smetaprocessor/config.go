@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	semconv "go.opentelemetry.io/otel/semconv/v1.42.0"
 )
 
 // AuthType selects how the processor reaches the Kubernetes API.
@@ -260,11 +262,11 @@ func (cfg *Config) datapointLabelNames() []string {
 		pairs = append(pairs, keyPodUID)
 	}
 	if e.PodStartTime {
-		pairs = append(pairs, keyPodStart)
+		pairs = append(pairs, keyPodStartTime)
 	}
-	for _, prefixed := range [][]keyPair{labelKeys(podLabelPrefix, e.PodLabels), labelKeys(nodeLabelPrefix, e.NodeLabels), labelKeys(namespaceLabelPref, e.NamespaceLabels)} {
-		pairs = append(pairs, prefixed...)
-	}
+	pairs = append(pairs, labelKeys(e.PodLabels, semconv.K8SPodLabel)...)
+	pairs = append(pairs, labelKeys(e.NodeLabels, semconv.K8SNodeLabel)...)
+	pairs = append(pairs, labelKeys(e.NamespaceLabels, semconv.K8SNamespaceLabel)...)
 	names := make([]string, 0, len(pairs))
 	for _, k := range pairs {
 		if k.label != "" {
@@ -294,14 +296,4 @@ func (cfg *Config) extractsFromAPI() bool {
 	e := cfg.Extract
 	return e.Workload || e.Node || e.NodeTopology || e.PodUID || e.PodStartTime ||
 		len(e.PodLabels) > 0 || len(e.NamespaceLabels) > 0 || len(e.NodeLabels) > 0
-}
-
-// needsNodes reports whether the node informer is needed.
-func (cfg *Config) needsNodes() bool {
-	return cfg.Extract.NodeTopology || len(cfg.Extract.NodeLabels) > 0
-}
-
-// needsNamespaces reports whether the namespace informer is needed.
-func (cfg *Config) needsNamespaces() bool {
-	return len(cfg.Extract.NamespaceLabels) > 0
 }
