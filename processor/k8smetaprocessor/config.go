@@ -3,12 +3,13 @@ package k8smetaprocessor
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	semconv "go.opentelemetry.io/otel/semconv/v1.42.0"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // AuthType selects how the processor reaches the Kubernetes API.
@@ -127,9 +128,10 @@ type ExtractConfig struct {
 type LabelConfig struct {
 	// Key is the Kubernetes label key, e.g. app.kubernetes.io/name.
 	Key string `mapstructure:"key"`
-	// Tag is the data point label name; by default the key with every
-	// character outside [a-zA-Z0-9_] replaced by "_". The resource
-	// attribute is always k8s.<kind>.label.<key>.
+	// Tag is the data point label name; by default the key sanitised as
+	// the remote-write exporter sanitises names: every character outside
+	// [a-zA-Z0-9_] replaced by "_", and "key_" in front of a leading
+	// digit. The resource attribute is always k8s.<kind>.label.<key>.
 	Tag string `mapstructure:"tag"`
 }
 
@@ -156,11 +158,7 @@ func createDefaultConfig() *Config {
 	}
 }
 
-var (
-	promLabelName  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	k8sLabelKey    = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-	errNoAssociate = errors.New("at least one association is needed when metadata is extracted")
-)
+var errNoAssociate = errors.New("at least one association is needed when metadata is extracted")
 
 // Validate checks the configuration; every error names the field and the
 // bad value.
@@ -280,10 +278,10 @@ func (cfg *Config) datapointLabelNames() []string {
 func validateLabels(field string, labels []LabelConfig) []error {
 	var errs []error
 	for i, l := range labels {
-		if !k8sLabelKey.MatchString(l.Key) {
-			errs = append(errs, fmt.Errorf("%s[%d].key: %q is not a Kubernetes label key", field, i, l.Key))
+		if msgs := validation.IsQualifiedName(l.Key); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s[%d].key: %q is not a Kubernetes label key: %s", field, i, l.Key, strings.Join(msgs, "; ")))
 		}
-		if l.Tag != "" && !promLabelName.MatchString(l.Tag) {
+		if l.Tag != "" && !model.LegacyValidation.IsValidLabelName(l.Tag) {
 			errs = append(errs, fmt.Errorf("%s[%d].tag: %q is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)", field, i, l.Tag))
 		}
 	}
