@@ -32,11 +32,14 @@ type index struct {
 	// when there is no metadata client or no workload to derive.
 	owners *ownerResolver
 
-	mu         sync.RWMutex
-	byUID      map[string]*Pod
-	byName     map[string]map[string]*Pod
-	byIP       map[string]*Pod
-	deleted    map[string]time.Time // UID of a deleted pod -> when
+	mu      sync.RWMutex
+	byUID   map[string]*Pod
+	byName  map[string]map[string]*Pod
+	byIP    map[string]*Pod
+	deleted map[string]time.Time // UID of a deleted pod -> when
+	// lookups holds, for the pods whose owner is looked up by the
+	// resolver, their ReplicaSet: UID -> ReplicaSet name.
+	lookups    map[string]string
 	nodes      map[string]*Node
 	namespaces map[string]*Namespace
 	names      map[string]string // namespace and node names, interned
@@ -50,6 +53,7 @@ func newIndex(settings Settings, now func() time.Time) *index {
 		byName:     map[string]map[string]*Pod{},
 		byIP:       map[string]*Pod{},
 		deleted:    map[string]time.Time{},
+		lookups:    map[string]string{},
 		nodes:      map[string]*Node{},
 		namespaces: map[string]*Namespace{},
 		names:      map[string]string{},
@@ -153,16 +157,20 @@ func (x *index) newPodLocked(pod *corev1.Pod, old *Pod) *Pod {
 		m.IP = pod.Status.PodIP
 	}
 	if x.settings.Workload {
-		m.Workload, m.replicaSet = workloadOf(pod)
-		if m.replicaSet != "" && x.owners != nil {
-			rs := replicaSetRef{namespace: m.Namespace, name: m.replicaSet}
+		var lookup string
+		m.Workload, lookup = workloadOf(pod)
+		if lookup != "" && x.owners != nil {
+			rs := replicaSetRef{namespace: m.Namespace, name: lookup}
 			if w, ok := x.owners.owner(rs); ok {
 				m.Workload = w
-			} else if old != nil && old.replicaSet == m.replicaSet && old.Workload != m.Workload {
+			} else if old != nil && x.lookups[m.UID] == lookup && old.Workload != m.Workload {
 				m.Workload = old.Workload // resolved before, since evicted from the LRU
 			} else {
 				x.owners.enqueue(rs)
 			}
+			x.lookups[m.UID] = lookup
+		} else {
+			delete(x.lookups, m.UID)
 		}
 	}
 	if x.settings.PodStartTime && pod.Status.StartTime != nil {
@@ -183,26 +191,24 @@ func labelValues(labels map[string]string, keys []string) []string {
 }
 
 // setWorkload gives every pod of rs the workload w, found by a GET after
-// the pods were stored.
+// the pods were stored. The pods are replaced, not modified.
 func (x *index) setWorkload(rs replicaSetRef, w Workload) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, old := range x.byName[rs.namespace] {
-		if old.replicaSet != rs.name || old.Workload == w {
+	for uid, name := range x.lookups {
+		old := x.byUID[uid]
+		if name != rs.name || old == nil || old.Namespace != rs.namespace || old.Workload == w {
 			continue
 		}
 		m := *old
 		m.Workload = w
-		x.replaceLocked(old, &m)
-	}
-}
-
-// replaceLocked puts m wherever old is.
-func (x *index) replaceLocked(old, m *Pod) {
-	x.byUID[m.UID] = m
-	x.byName[m.Namespace][m.Name] = m
-	if m.IP != "" && x.byIP[m.IP] == old {
-		x.byIP[m.IP] = m
+		x.byUID[uid] = &m
+		if names := x.byName[m.Namespace]; names[m.Name] == old {
+			names[m.Name] = &m
+		}
+		if m.IP != "" && x.byIP[m.IP] == old {
+			x.byIP[m.IP] = &m
+		}
 	}
 }
 
@@ -233,6 +239,7 @@ func (x *index) removePodLocked(m *Pod) {
 	delete(x.deleted, m.UID)
 	if x.byUID[m.UID] == m {
 		delete(x.byUID, m.UID)
+		delete(x.lookups, m.UID)
 	}
 	if names := x.byName[m.Namespace]; names[m.Name] == m {
 		delete(names, m.Name)

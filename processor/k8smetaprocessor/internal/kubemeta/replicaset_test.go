@@ -60,6 +60,23 @@ func TestOwnersResolvedAfterTheWatch(t *testing.T) {
 	require.Len(t, md.Actions(), 3)
 }
 
+// TestLateAnswerKeepsNewerPods: the answer for a deleted pod's ReplicaSet
+// updates that pod, not the new pod that took its name and IP meanwhile.
+func TestLateAnswerKeepsNewerPods(t *testing.T) {
+	_, md := kubemetatest.FakeClients(replicaSets())
+	x := newTestIndex(t, testSettings(), md, &fakeClock{t: time.Now()})
+	x.upsertPod(ownedPod("web-0", "uid-a", "10.0.0.1", KindReplicaSet, "legacy-rs"))
+	x.deletePod("uid-a")
+	x.upsertPod(ownedPod("web-0", "uid-b", "10.0.0.1", KindStatefulSet, "web"))
+	require.True(t, resolveNext(t, x))
+	require.Equal(t, Workload{Kind: KindDeployment, Name: "legacy"}, x.PodByUID("uid-a").Workload, "the deleted pod, still in its grace period")
+	require.Equal(t, "uid-b", x.PodByName("shop", "web-0").UID)
+	require.Equal(t, "uid-b", x.PodByIP("10.0.0.1").UID)
+	x.sweep(time.Now().Add(2 * time.Hour))
+	require.Nil(t, x.PodByUID("uid-a"))
+	require.Empty(t, x.lookups)
+}
+
 // TestResolvedOwnerOutlivesEviction: a pod updated after its ReplicaSet
 // left the LRU keeps its resolved workload instead of falling back to the
 // ReplicaSet until another GET.

@@ -47,11 +47,6 @@ type Pod struct {
 	// Labels holds the values of Settings.PodLabels, in that order; ""
 	// for a label the pod does not have.
 	Labels []string
-
-	// replicaSet is the ReplicaSet whose owner had to be looked up (empty
-	// when the workload was derived without the API): when the lookup
-	// answers, the pods of that ReplicaSet are updated.
-	replicaSet string
 }
 
 // Workload kinds as written in Workload.Kind (another controller kind is
