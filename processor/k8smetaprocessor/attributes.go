@@ -85,8 +85,6 @@ type names struct {
 	zone, region, instanceType, nodegroup, capacityEKS, capacityKarp, nodepool string
 	workloadByKind                                                             map[string]string
 	podLabels, nodeLabels, namespaceLabels                                     []string
-	// most is the most attributes a pod can contribute.
-	most int
 }
 
 // newNames resolves the names cfg writes on data points (labels) or on
@@ -132,9 +130,6 @@ func newNames(cfg *Config, labels bool) *names {
 	for kind, k := range workloadKeys {
 		n.workloadByKind[kind] = name(k)
 	}
-	// Every fixed name but one of capacityEKS and capacityKarp, one
-	// kind-specific workload name, and the labels.
-	n.most = 14 + len(n.podLabels) + len(n.nodeLabels) + len(n.namespaceLabels)
 	return n
 }
 
@@ -174,10 +169,10 @@ func (s *attributeSet) add(name, value string) {
 // podAttributes returns what pod (nil: no pod, only the cluster name)
 // contributes to one place, named by n, in the order the attributes have
 // always been written: cluster name, workload, node, pod identity, pod
-// labels, node topology, node labels, namespace labels. store is only read
-// when pod is not nil.
-func (p *k8smetaProcessor) podAttributes(n *names, store kubemeta.Store, pod *kubemeta.Pod) []keyValue {
-	s := attributeSet{list: make([]keyValue, 0, n.most), overwrite: p.cfg.Overwrite}
+// labels, node topology, node labels, namespace labels. It appends to
+// buf[:0]. store is only read when pod is not nil.
+func (p *k8smetaProcessor) podAttributes(buf []keyValue, n *names, store kubemeta.Store, pod *kubemeta.Pod) []keyValue {
+	s := attributeSet{list: buf[:0], overwrite: p.cfg.Overwrite}
 	s.add(n.cluster, p.cfg.ClusterName)
 	if pod == nil {
 		return s.list

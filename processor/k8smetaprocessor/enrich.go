@@ -1,6 +1,8 @@
 package k8smetaprocessor
 
 import (
+	"slices"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -17,6 +19,8 @@ type batch struct {
 	// batch (key nil: no pod): a cadvisor or kube-state-metrics scrape
 	// names each pod once per metric family.
 	pointSets map[*kubemeta.Pod][]keyValue
+	// scratch is where attribute sets are built.
+	scratch []keyValue
 
 	// The last data point pod lookup: series of one pod are often
 	// adjacent (one per container, device or interface).
@@ -50,7 +54,8 @@ func (b *batch) enrichResource(rm pmetric.ResourceMetrics) {
 		pod, pos = p.associateResource(b.store, res, &b.counts)
 	}
 	if p.cfg.ResourceAttributes {
-		put(res, p.podAttributes(p.resourceNames, b.store, pod), p.cfg.Overwrite)
+		b.scratch = p.podAttributes(b.scratch, p.resourceNames, b.store, pod)
+		put(res, b.scratch, p.cfg.Overwrite)
 	}
 	if !p.cfg.DatapointLabels {
 		return
@@ -112,7 +117,8 @@ func (b *batch) enrichPoint(attrs pcommon.Map, resPod *kubemeta.Pod, perPoint bo
 	}
 	set, ok := b.pointSets[pod]
 	if !ok {
-		set = b.p.podAttributes(b.p.pointNames, b.store, pod)
+		b.scratch = b.p.podAttributes(b.scratch, b.p.pointNames, b.store, pod)
+		set = slices.Clone(b.scratch)
 		b.pointSets[pod] = set
 	}
 	put(attrs, set, b.p.cfg.Overwrite)

@@ -492,11 +492,11 @@ func TestRandomBatches(t *testing.T) {
 			p := newTestProcessor(t, cfg, testStore(cfg))
 			written := map[string]bool{}
 			for _, n := range []*names{p.pointNames, p.resourceNames} {
-				for _, kv := range p.podAttributes(n, p.store, nil) {
+				for _, kv := range p.podAttributes(nil, n, p.store, nil) {
 					written[kv.name] = true
 				}
 				for _, pod := range testPods() {
-					for _, kv := range p.podAttributes(n, p.store, p.store.PodByUID(pod.UID)) {
+					for _, kv := range p.podAttributes(nil, n, p.store, p.store.PodByUID(pod.UID)) {
 						written[kv.name] = true
 					}
 				}
