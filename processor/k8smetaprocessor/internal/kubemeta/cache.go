@@ -98,12 +98,12 @@ func Start(settings Settings, clients Clients, logger *zap.Logger, apiErrors met
 			selector = fields.OneTermEqualSelector("metadata.name", settings.NodeFilter).String()
 		}
 		c.reflect(ctx, "nodes", metadataListWatch(clients.Metadata, nodesGVR, selector, errs), &metav1.PartialObjectMetadata{},
-			&metadataStore{upsert: c.upsertNode, remove: c.deleteNode, replace: c.replaceNodes, synced: c.markSynced})
+			&metadataStore{upsert: c.nodes.upsert, remove: c.nodes.remove, replace: c.nodes.replace, synced: c.markSynced})
 	}
 	if settings.watchesNamespaces() {
 		c.pending.Add(1)
 		c.reflect(ctx, "namespaces", metadataListWatch(clients.Metadata, namespacesGVR, "", errs), &metav1.PartialObjectMetadata{},
-			&metadataStore{upsert: c.upsertNamespace, remove: c.deleteNamespace, replace: c.replaceNamespaces, synced: c.markSynced})
+			&metadataStore{upsert: c.namespaces.upsert, remove: c.namespaces.remove, replace: c.namespaces.replace, synced: c.markSynced})
 	}
 	var podSelector string
 	if settings.NodeFilter != "" {
@@ -113,16 +113,7 @@ func Start(settings Settings, clients Clients, logger *zap.Logger, apiErrors met
 
 	if grace := settings.DeletedPodGracePeriod; grace > 0 {
 		c.goRun(func() {
-			t := time.NewTicker(sweepInterval(grace))
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case now := <-t.C:
-					c.sweep(now)
-				}
-			}
+			wait.UntilWithContext(ctx, func(context.Context) { c.sweep(time.Now()) }, sweepInterval(grace))
 		})
 	}
 	return c, nil

@@ -40,24 +40,25 @@ type index struct {
 	// lookups holds, for the pods whose owner is looked up by the
 	// resolver, their ReplicaSet: UID -> ReplicaSet name.
 	lookups    map[string]string
-	nodes      map[string]*Node
-	namespaces map[string]*Namespace
+	nodes      named[Node]
+	namespaces named[Namespace]
 	names      map[string]string // namespace and node names, interned
 }
 
 func newIndex(settings Settings, now func() time.Time) *index {
-	return &index{
-		settings:   settings,
-		now:        now,
-		byUID:      map[string]*Pod{},
-		byName:     map[string]map[string]*Pod{},
-		byIP:       map[string]*Pod{},
-		deleted:    map[string]time.Time{},
-		lookups:    map[string]string{},
-		nodes:      map[string]*Node{},
-		namespaces: map[string]*Namespace{},
-		names:      map[string]string{},
+	x := &index{
+		settings: settings,
+		now:      now,
+		byUID:    map[string]*Pod{},
+		byName:   map[string]map[string]*Pod{},
+		byIP:     map[string]*Pod{},
+		deleted:  map[string]time.Time{},
+		lookups:  map[string]string{},
+		names:    map[string]string{},
 	}
+	x.nodes = named[Node]{x: x, byName: map[string]*Node{}, reduce: x.newNode}
+	x.namespaces = named[Namespace]{x: x, byName: map[string]*Namespace{}, reduce: x.newNamespace}
+	return x
 }
 
 // PodByUID implements Store.
@@ -85,14 +86,14 @@ func (x *index) PodByIP(ip string) *Pod {
 func (x *index) Node(name string) *Node {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.nodes[name]
+	return x.nodes.byName[name]
 }
 
 // Namespace implements Store.
 func (x *index) Namespace(name string) *Namespace {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.namespaces[name]
+	return x.namespaces.byName[name]
 }
 
 func (x *index) internLocked(s string) string {
@@ -280,7 +281,12 @@ func (x *index) replacePods(pods []*corev1.Pod) {
 	}
 }
 
+// newNode returns what is kept of a node; nil for a node other than
+// Settings.NodeFilter.
 func (x *index) newNode(obj metav1.Object) *Node {
+	if x.settings.NodeFilter != "" && obj.GetName() != x.settings.NodeFilter {
+		return nil
+	}
 	l := obj.GetLabels()
 	n := &Node{}
 	if x.settings.NodeTopology {
@@ -310,60 +316,44 @@ func firstLabel(l map[string]string, keys ...string) string {
 	return ""
 }
 
-func (x *index) upsertNode(obj metav1.Object) {
-	if x.settings.NodeFilter != "" && obj.GetName() != x.settings.NodeFilter {
-		return
-	}
-	n := x.newNode(obj)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.nodes[x.internLocked(obj.GetName())] = n
-}
-
-func (x *index) deleteNode(name string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	delete(x.nodes, name)
-}
-
-func (x *index) replaceNodes(objs []metav1.Object) {
-	fresh := make(map[string]*Node, len(objs))
-	for _, o := range objs {
-		if x.settings.NodeFilter == "" || o.GetName() == x.settings.NodeFilter {
-			fresh[o.GetName()] = x.newNode(o)
-		}
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.nodes = make(map[string]*Node, len(fresh))
-	for name, n := range fresh {
-		x.nodes[x.internLocked(name)] = n
-	}
-}
-
 func (x *index) newNamespace(obj metav1.Object) *Namespace {
 	return &Namespace{Labels: labelValues(obj.GetLabels(), x.settings.NamespaceLabels)}
 }
 
-func (x *index) upsertNamespace(obj metav1.Object) {
-	n := x.newNamespace(obj)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.namespaces[x.internLocked(obj.GetName())] = n
+// named holds the nodes, or the namespaces, of an index by name, each
+// reduced to what is kept of it. The metadata reflector of its kind writes
+// it; the index's lock guards it.
+type named[T any] struct {
+	x      *index
+	byName map[string]*T
+	reduce func(metav1.Object) *T // nil: not kept
 }
 
-func (x *index) deleteNamespace(name string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	delete(x.namespaces, name)
+func (n *named[T]) upsert(obj metav1.Object) {
+	v := n.reduce(obj)
+	if v == nil {
+		return
+	}
+	n.x.mu.Lock()
+	defer n.x.mu.Unlock()
+	n.byName[n.x.internLocked(obj.GetName())] = v
 }
 
-func (x *index) replaceNamespaces(objs []metav1.Object) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.namespaces = make(map[string]*Namespace, len(objs))
+func (n *named[T]) remove(name string) {
+	n.x.mu.Lock()
+	defer n.x.mu.Unlock()
+	delete(n.byName, name)
+}
+
+// replace applies a full list: objects absent from it are removed.
+func (n *named[T]) replace(objs []metav1.Object) {
+	n.x.mu.Lock()
+	defer n.x.mu.Unlock()
+	n.byName = make(map[string]*T, len(objs))
 	for _, o := range objs {
-		x.namespaces[x.internLocked(o.GetName())] = x.newNamespace(o)
+		if v := n.reduce(o); v != nil {
+			n.byName[n.x.internLocked(o.GetName())] = v
+		}
 	}
 }
 
@@ -371,5 +361,5 @@ func (x *index) replaceNamespaces(objs []metav1.Object) {
 func (x *index) sizes() (pods, nodes, namespaces int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.byUID), len(x.nodes), len(x.namespaces)
+	return len(x.byUID), len(x.nodes.byName), len(x.namespaces.byName)
 }

@@ -41,8 +41,8 @@ func TestNodeFilterIgnoresOtherNodes(t *testing.T) {
 	x := newIndex(s, time.Now)
 	x.upsertPod(testPod("a", "uid-a", "10.0.0.1", "x")) // on node-a
 	require.Nil(t, x.PodByUID("uid-a"))
-	x.upsertNode(&metav1.ObjectMeta{Name: "node-a"})
-	x.upsertNode(&metav1.ObjectMeta{Name: "node-b"})
+	x.nodes.upsert(&metav1.ObjectMeta{Name: "node-a"})
+	x.nodes.upsert(&metav1.ObjectMeta{Name: "node-b"})
 	require.Nil(t, x.Node("node-a"))
 	require.NotNil(t, x.Node("node-b"))
 }
@@ -106,11 +106,11 @@ func TestNodeTopology(t *testing.T) {
 	s.NodeTopology = true
 	s.NodeLabels = []string{"team"}
 	x := newIndex(s, time.Now)
-	x.upsertNode(&metav1.ObjectMeta{Name: "eks", Labels: map[string]string{
+	x.nodes.upsert(&metav1.ObjectMeta{Name: "eks", Labels: map[string]string{
 		labelZone: "eu-west-1a", labelRegion: "eu-west-1", labelInstanceType: "m7g.large",
 		labelNodegroup: "general", labelCapacityType: "ON_DEMAND", labelKarpenterCapacity: "spot", "team": "infra",
 	}})
-	x.upsertNode(&metav1.ObjectMeta{Name: "karpenter", Labels: map[string]string{
+	x.nodes.upsert(&metav1.ObjectMeta{Name: "karpenter", Labels: map[string]string{
 		labelZoneBeta: "eu-west-1b", labelRegionBeta: "eu-west-1", labelInstanceTypeBeta: "c7g.large",
 		labelKarpenterCapacity: "spot", labelNodepool: "burst",
 	}})
@@ -118,8 +118,8 @@ func TestNodeTopology(t *testing.T) {
 		CapacityType: "ON_DEMAND", Labels: []string{"infra"}}, x.Node("eks"))
 	require.Equal(t, &Node{Zone: "eu-west-1b", Region: "eu-west-1", InstanceType: "c7g.large", CapacityType: "spot",
 		KarpenterCapacity: true, Nodepool: "burst", Labels: []string{""}}, x.Node("karpenter"))
-	x.replaceNodes([]metav1.Object{&metav1.ObjectMeta{Name: "eks"}})
+	x.nodes.replace([]metav1.Object{&metav1.ObjectMeta{Name: "eks"}})
 	require.Nil(t, x.Node("karpenter"))
-	x.deleteNode("eks")
+	x.nodes.remove("eks")
 	require.Nil(t, x.Node("eks"))
 }

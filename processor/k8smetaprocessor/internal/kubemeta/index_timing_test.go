@@ -95,13 +95,13 @@ func BenchmarkCluster5000(b *testing.B) {
 			}
 			x.owners = owners
 			for i := range 100 {
-				x.upsertNode(&metav1.ObjectMeta{Name: fmt.Sprintf("ip-10-0-%d-%d.eu-west-1.compute.internal", i/10, i%10), Labels: map[string]string{
+				x.nodes.upsert(&metav1.ObjectMeta{Name: fmt.Sprintf("ip-10-0-%d-%d.eu-west-1.compute.internal", i/10, i%10), Labels: map[string]string{
 					labelZone: "eu-west-1a", labelRegion: "eu-west-1", labelInstanceType: "m7g.xlarge",
 					labelNodegroup: "general", labelCapacityType: "ON_DEMAND", "kubernetes.io/hostname": fmt.Sprint(i),
 				}})
 			}
 			for i := range 50 {
-				x.upsertNamespace(&metav1.ObjectMeta{Name: fmt.Sprintf("team%02d", i), Labels: map[string]string{"team": fmt.Sprint("t", i)}})
+				x.namespaces.upsert(&metav1.ObjectMeta{Name: fmt.Sprintf("team%02d", i), Labels: map[string]string{"team": fmt.Sprint("t", i)}})
 			}
 			for i := range 1024 {
 				owners.known.Add(replicaSetRef{namespace: fmt.Sprintf("team%02d", i%50), name: fmt.Sprintf("rollout%04d-%09x", i, i)},
