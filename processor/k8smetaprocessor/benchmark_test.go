@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -68,17 +69,11 @@ func benchConfig() *Config {
 // pointBatch is a batch where every point names its own pod (namespace and
 // pod labels), point i the pod svc<i mod pods>.
 func pointBatch(pods int) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(attrServerAddress, "192.168.1.5")
-	dps := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
-	for i := range benchPoints {
-		dp := dps.AppendEmpty()
-		dp.Attributes().PutStr("namespace", "shop")
-		dp.Attributes().PutStr("pod", fmt.Sprintf("svc%04d-7d4b9c8f6-x2x7q", i%pods))
-		dp.Attributes().PutStr("container", "app")
-	}
-	return md
+	return gaugeBatch(attrServerAddress, "192.168.1.5", benchPoints, func(i int, a pcommon.Map) {
+		a.PutStr("namespace", "shop")
+		a.PutStr("pod", fmt.Sprintf("svc%04d-7d4b9c8f6-x2x7q", i%pods))
+		a.PutStr("container", "app")
+	})
 }
 
 // benchEnrich measures processMetrics per data point on batch. steady: the
@@ -138,12 +133,7 @@ func BenchmarkShippedConfigFresh(b *testing.B) {
 	cfg.ClusterName = "prod-eu"
 	cfg.DatapointLabelsExclude = []string{"deployment", "statefulset", "daemonset", "replicaset", "cronjob", "job_name",
 		"region", "instance_type", "capacity_type", "nodepool"}
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(attrServerAddress, "127.0.0.1")
-	dps := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
-	for i := range benchPoints {
-		a := dps.AppendEmpty().Attributes()
+	md := gaugeBatch(attrServerAddress, "127.0.0.1", benchPoints, func(i int, a pcommon.Map) {
 		a.EnsureCapacity(6)
 		a.PutStr("namespace", "shop")
 		a.PutStr("pod", "svc0001-7d4b9c8f6-x2x7q")
@@ -151,7 +141,7 @@ func BenchmarkShippedConfigFresh(b *testing.B) {
 		a.PutStr("method", "GET")
 		a.PutStr("code", "200")
 		a.PutStr("route", fmt.Sprintf("/api/v1/items/%d", i))
-	}
+	})
 	benchEnrich(b, benchProcessor(b, cfg, eksNode), md, benchPoints, false)
 }
 

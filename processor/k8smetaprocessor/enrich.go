@@ -1,6 +1,7 @@
 package k8smetaprocessor
 
 import (
+	"iter"
 	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -80,25 +81,21 @@ func (b *batch) enrichResource(rm pmetric.ResourceMetrics) {
 func forEachPointAttributes(m pmetric.Metric, f func(pcommon.Map)) {
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
-		for _, dp := range m.Gauge().DataPoints().All() {
-			f(dp.Attributes())
-		}
+		eachAttributes(m.Gauge().DataPoints().All(), f)
 	case pmetric.MetricTypeSum:
-		for _, dp := range m.Sum().DataPoints().All() {
-			f(dp.Attributes())
-		}
+		eachAttributes(m.Sum().DataPoints().All(), f)
 	case pmetric.MetricTypeHistogram:
-		for _, dp := range m.Histogram().DataPoints().All() {
-			f(dp.Attributes())
-		}
+		eachAttributes(m.Histogram().DataPoints().All(), f)
 	case pmetric.MetricTypeExponentialHistogram:
-		for _, dp := range m.ExponentialHistogram().DataPoints().All() {
-			f(dp.Attributes())
-		}
+		eachAttributes(m.ExponentialHistogram().DataPoints().All(), f)
 	case pmetric.MetricTypeSummary:
-		for _, dp := range m.Summary().DataPoints().All() {
-			f(dp.Attributes())
-		}
+		eachAttributes(m.Summary().DataPoints().All(), f)
+	}
+}
+
+func eachAttributes[P interface{ Attributes() pcommon.Map }](points iter.Seq2[int, P], f func(pcommon.Map)) {
+	for _, p := range points {
+		f(p.Attributes())
 	}
 }
 

@@ -121,19 +121,25 @@ var nodeA = fakeNode{name: "node-a", Node: kubemeta.Node{
 	Zone: "eu-west-1a", Region: "eu-west-1", InstanceType: "m7g.xlarge", Nodegroup: "general", CapacityType: "ON_DEMAND",
 }}
 
-// resourceBatch is one scrape of one pod identified by its resource
-// (k8s.pod.uid uid-000001): n points of one gauge.
-func resourceBatch(n int) pmetric.Metrics {
+// gaugeBatch is one resource, with the attribute key=value, and one gauge
+// of n points; attrs sets the attributes of point i.
+func gaugeBatch(key, value string, n int, attrs func(i int, a pcommon.Map)) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(attrPodUID, "uid-000001")
+	rm.Resource().Attributes().PutStr(key, value)
 	dps := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
 	for i := range n {
 		dp := dps.AppendEmpty()
-		dp.Attributes().PutStr("method", "GET")
 		dp.SetIntValue(int64(i))
+		attrs(i, dp.Attributes())
 	}
 	return md
+}
+
+// resourceBatch is one scrape of one pod identified by its resource
+// (k8s.pod.uid uid-000001): n points of one gauge.
+func resourceBatch(n int) pmetric.Metrics {
+	return gaugeBatch(attrPodUID, "uid-000001", n, func(_ int, a pcommon.Map) { a.PutStr("method", "GET") })
 }
 
 // flatten lists every attribute map of md, resources then their points,
