@@ -25,12 +25,18 @@ const (
 	AuthTypeNone AuthType = "none"
 )
 
-// Association sources.
+// Association sources: what identifies the pod of a resource or a point.
 const (
-	SourcePodUID          = "pod_uid"          // resource k8s.pod.uid
-	SourcePodName         = "pod_name"         // resource k8s.pod.name + k8s.namespace.name
-	SourcePodIP           = "pod_ip"           // resource server.address
-	SourceDatapointLabels = "datapoint_labels" // per data point label pair
+	// SourcePodUID reads the resource's k8s.pod.uid.
+	SourcePodUID = "pod_uid"
+	// SourcePodName reads the resource's k8s.pod.name and
+	// k8s.namespace.name.
+	SourcePodName = "pod_name"
+	// SourcePodIP reads the resource's k8s.pod.ip, else server.address.
+	SourcePodIP = "pod_ip"
+	// SourceDatapointLabels reads each data point's namespace and pod
+	// labels (AssociationConfig.NamespaceLabel, PodLabel).
+	SourceDatapointLabels = "datapoint_labels"
 )
 
 // Config is the configuration of the k8smeta processor.
@@ -62,24 +68,25 @@ type Config struct {
 	// (k8s.deployment.name, cloud.availability_zone, …) on resources that
 	// a resource-level source associated.
 	ResourceAttributes bool `mapstructure:"resource_attributes"`
-	// DatapointLabels writes Prometheus-friendly labels (deployment,
-	// workload, workload_kind, node, zone, …) on data points, so that
-	// `sum by (deployment)` works without joining target_info.
+	// DatapointLabels writes Prometheus-friendly labels (workload,
+	// workload_kind, node, zone, …) on data points, so that
+	// `sum by (workload)` works without joining target_info.
 	DatapointLabels bool `mapstructure:"datapoint_labels"`
 	// DatapointLabelsExclude names data point labels not to write although
 	// their extract option is on; the resource attributes are still
 	// written. Every label costs CPU and bytes for every sample downstream
 	// (translation, compression, storage), so a lean pipeline keeps on its
-	// series only the labels its queries group by, e.g. the kind-specific
-	// workload label (deployment, statefulset, …) without the generic
-	// workload and workload_kind.
+	// series only the labels its queries group by: the shipped
+	// configurations keep workload and workload_kind and exclude the
+	// kind-specific workload labels (deployment, statefulset, …), which
+	// repeat them.
 	DatapointLabelsExclude []string `mapstructure:"datapoint_labels_exclude"`
 	// Overwrite allows replacing a non-empty value already present. By
 	// default existing values are kept.
 	Overwrite bool `mapstructure:"overwrite"`
-	// ReplicaSetCacheSize bounds the LRU of ReplicaSet owners looked up
-	// with a metadata GET when the Deployment cannot be derived from the
-	// pod's pod-template-hash label.
+	// ReplicaSetCacheSize bounds the LRU of ReplicaSet owners looked up,
+	// off the pod watch, with a metadata GET when the Deployment cannot be
+	// derived from the pod's pod-template-hash label.
 	ReplicaSetCacheSize int `mapstructure:"replicaset_cache_size"`
 
 	// prevent unkeyed literal initialization

@@ -31,6 +31,7 @@ type Store interface {
 // Pod is what is kept of a pod: its identity and the values written for
 // it, computed when the pod is added or updated.
 type Pod struct {
+	// UID, Namespace and Name identify the pod.
 	UID       string
 	Namespace string
 	Name      string

@@ -10,8 +10,9 @@ import (
 	metadatafake "k8s.io/client-go/metadata/fake"
 )
 
-// Objects are the Kubernetes objects a test serves; ReplicaSets are only
-// read as metadata, so their metadata is all they have.
+// Objects are the Kubernetes objects a test serves, as YAML or JSON
+// lists under these keys; ReplicaSets are only read as metadata, so their
+// metadata is all they have.
 type Objects struct {
 	Namespaces  []corev1.Namespace             `json:"namespaces"`
 	Nodes       []corev1.Node                  `json:"nodes"`
