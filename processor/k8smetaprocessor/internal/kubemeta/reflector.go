@@ -61,8 +61,13 @@ type podStore struct {
 	once  sync.Once
 }
 
+// Add stores a new pod.
 func (s *podStore) Add(obj any) error { return s.Update(obj) }
-func (s *podStore) Resync() error     { return nil }
+
+// Resync does nothing: the reflectors run without resync.
+func (s *podStore) Resync() error { return nil }
+
+// Update stores a changed pod.
 func (s *podStore) Update(obj any) error {
 	if p, ok := obj.(*corev1.Pod); ok {
 		s.cache.upsertPod(p)
@@ -70,6 +75,7 @@ func (s *podStore) Update(obj any) error {
 	return nil
 }
 
+// Delete marks a pod deleted.
 func (s *podStore) Delete(obj any) error {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -110,8 +116,13 @@ type metadataStore struct {
 	once    sync.Once
 }
 
+// Add stores a new object.
 func (s *metadataStore) Add(obj any) error { return s.Update(obj) }
-func (s *metadataStore) Resync() error     { return nil }
+
+// Resync does nothing: the reflectors run without resync.
+func (s *metadataStore) Resync() error { return nil }
+
+// Update stores a changed object.
 func (s *metadataStore) Update(obj any) error {
 	if o, ok := obj.(metav1.Object); ok {
 		s.upsert(o)
@@ -119,6 +130,7 @@ func (s *metadataStore) Update(obj any) error {
 	return nil
 }
 
+// Delete removes an object.
 func (s *metadataStore) Delete(obj any) error {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -129,6 +141,7 @@ func (s *metadataStore) Delete(obj any) error {
 	return nil
 }
 
+// Replace stores a full list.
 func (s *metadataStore) Replace(list []any, _ string) error {
 	objs := make([]metav1.Object, 0, len(list))
 	for _, o := range list {

@@ -32,9 +32,7 @@ type Store interface {
 // it, computed when the pod is added or updated.
 type Pod struct {
 	// UID, Namespace and Name identify the pod.
-	UID       string
-	Namespace string
-	Name      string
+	UID, Namespace, Name string
 	// IP is empty for host-network and finished pods.
 	IP string
 	// Node is the name of the node the pod is scheduled on.
@@ -82,8 +80,9 @@ type Node struct {
 	// Nodegroup is eks.amazonaws.com/nodegroup.
 	Nodegroup string
 	// CapacityType is eks.amazonaws.com/capacityType or, when absent,
-	// karpenter.sh/capacity-type (then KarpenterCapacity is true).
-	CapacityType      string
+	// karpenter.sh/capacity-type.
+	CapacityType string
+	// KarpenterCapacity tells that CapacityType is Karpenter's.
 	KarpenterCapacity bool
 	// Nodepool is karpenter.sh/nodepool.
 	Nodepool string

@@ -14,10 +14,10 @@ import (
 // lists under these keys; ReplicaSets are only read as metadata, so their
 // metadata is all they have.
 type Objects struct {
-	Namespaces  []corev1.Namespace             `json:"namespaces"`
-	Nodes       []corev1.Node                  `json:"nodes"`
-	ReplicaSets []metav1.PartialObjectMetadata `json:"replicasets"`
-	Pods        []corev1.Pod                   `json:"pods"`
+	Namespaces  []corev1.Namespace             `json:"namespaces"`  // served as metadata
+	Nodes       []corev1.Node                  `json:"nodes"`       // served as metadata
+	ReplicaSets []metav1.PartialObjectMetadata `json:"replicasets"` // served as metadata
+	Pods        []corev1.Pod                   `json:"pods"`        // served whole
 }
 
 // FakeClients serves objs as a cluster does to kubemeta (as its
