@@ -93,12 +93,16 @@ func forEachPointAttributes(m pmetric.Metric, f func(pcommon.Map)) {
 	}
 }
 
+// eachAttributes calls f with the attributes of every point of points.
 func eachAttributes[P interface{ Attributes() pcommon.Map }](points iter.Seq2[int, P], f func(pcommon.Map)) {
 	for _, p := range points {
 		f(p.Attributes())
 	}
 }
 
+// enrichPoint writes the labels of the point's own pod when perPoint and
+// its namespace and pod labels name a known pod, else those of resPod (nil:
+// the cluster name only).
 func (b *batch) enrichPoint(attrs pcommon.Map, resPod *kubemeta.Pod, perPoint bool) {
 	pod := resPod
 	if perPoint {
@@ -121,6 +125,8 @@ func (b *batch) enrichPoint(attrs pcommon.Map, resPod *kubemeta.Pod, perPoint bo
 	put(attrs, set, b.p.cfg.Overwrite)
 }
 
+// podByName looks a pod up by namespace and name, remembering the last
+// answer.
 func (b *batch) podByName(ns, name string) *kubemeta.Pod {
 	if !b.looked || ns != b.lastNS || name != b.lastName {
 		b.looked, b.lastNS, b.lastName, b.lastPod = true, ns, name, b.store.PodByName(ns, name)
