@@ -2,6 +2,9 @@ package k8smetaprocessor
 
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	semconv "go.opentelemetry.io/otel/semconv/v1.42.0"
+
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta"
 )
 
 // Indexes into the association counters.
@@ -36,6 +39,8 @@ func (a *assocCounts) add(src int, hit bool) {
 	}
 }
 
+// strAttr returns the value of k in m when it is a non-empty string (the
+// first one, should m repeat k).
 func strAttr(m pcommon.Map, k string) (string, bool) {
 	v, ok := m.Get(k)
 	if !ok || v.Type() != pcommon.ValueTypeStr || v.Str() == "" {
@@ -44,26 +49,35 @@ func strAttr(m pcommon.Map, k string) (string, bool) {
 	return v.Str(), true
 }
 
+// Resource attributes read by the resource-level sources.
+var (
+	attrPodUID        = string(semconv.K8SPodUIDKey)
+	attrPodName       = string(semconv.K8SPodNameKey)
+	attrNamespaceName = string(semconv.K8SNamespaceNameKey)
+	attrPodIP         = string(semconv.K8SPodIPKey)
+	attrServerAddress = string(semconv.ServerAddressKey)
+)
+
 // associateResource tries the resource-level sources in order and returns
 // the pod found and the position in the association order of the source
-// that found it (len(order) on a miss). The caller holds the cache lock.
-func (p *k8smetaProcessor) associateResource(c *metaCache, res pcommon.Map, counts *assocCounts) (*podMeta, int) {
+// that found it (len(order) on a miss).
+func (p *k8smetaProcessor) associateResource(store kubemeta.Store, res pcommon.Map, counts *assocCounts) (*kubemeta.Pod, int) {
 	for i, src := range p.order {
 		var (
-			pod *podMeta
+			pod *kubemeta.Pod
 			ok  bool
 		)
 		switch src {
 		case srcPodUID:
 			var uid string
 			if uid, ok = strAttr(res, attrPodUID); ok {
-				pod = c.podByUID(uid)
+				pod = store.PodByUID(uid)
 			}
 		case srcPodName:
 			var ns, name string
 			if ns, ok = strAttr(res, attrNamespaceName); ok {
 				if name, ok = strAttr(res, attrPodName); ok {
-					pod = c.podByName(ns, name)
+					pod = store.PodByName(ns, name)
 				}
 			}
 		case srcPodIP:
@@ -72,7 +86,7 @@ func (p *k8smetaProcessor) associateResource(c *metaCache, res pcommon.Map, coun
 				ip, ok = strAttr(res, attrServerAddress)
 			}
 			if ok {
-				pod = c.podByIP(ip)
+				pod = store.PodByIP(ip)
 			}
 		default:
 			continue

@@ -3,69 +3,86 @@ package k8smetaprocessor
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta"
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta/kubemetatest"
 )
+
+// The benchmarks read a real kubemeta cache, filled through client-go
+// fakes with 1000 pods of Deployments svc0000…svc0999 in namespace shop on
+// node-a.
 
 const benchPoints = 1000
 
-func benchPods(n int) []*corev1.Pod {
-	pods := make([]*corev1.Pod, n)
-	for i := range pods {
-		pods[i] = deploymentPod("shop", fmt.Sprintf("svc%04d", i), fmt.Sprintf("uid-%06d", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+// Labels of node-a: its zone and region, or those of an EKS managed node
+// group's node.
+var (
+	zoneRegion = map[string]string{"topology.kubernetes.io/zone": "eu-west-1a", "topology.kubernetes.io/region": "eu-west-1"}
+	eksNode    = map[string]string{
+		"topology.kubernetes.io/zone": "eu-west-1a", "topology.kubernetes.io/region": "eu-west-1",
+		"node.kubernetes.io/instance-type": "m7g.xlarge", "eks.amazonaws.com/nodegroup": "general",
+		"eks.amazonaws.com/capacityType": "ON_DEMAND",
 	}
-	return pods
+)
+
+// benchProcessor returns a processor for cfg over the benchmark cluster,
+// node-a labelled nodeLabels.
+func benchProcessor(b *testing.B, cfg *Config, nodeLabels map[string]string) *k8smetaProcessor {
+	ctrl := true
+	objs := kubemetatest.Objects{Nodes: []corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "node-a", Labels: nodeLabels}}}}
+	for i := range 1000 {
+		name := fmt.Sprintf("svc%04d", i)
+		objs.Pods = append(objs.Pods, corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: "shop", Name: name + "-7d4b9c8f6-x2x7q", UID: types.UID(fmt.Sprintf("uid-%06d", i)),
+				Labels:          map[string]string{"pod-template-hash": "7d4b9c8f6", "app": name},
+				OwnerReferences: []metav1.OwnerReference{{Kind: kubemeta.KindReplicaSet, Name: name + "-7d4b9c8f6", Controller: &ctrl}},
+			},
+			Spec:   corev1.PodSpec{NodeName: "node-a"},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: fmt.Sprintf("10.0.%d.%d", i>>8, i&255)},
+		})
+	}
+	c, err := kubemeta.Start(cacheSettings(cfg), fakeClients(objs), zap.NewNop(), nil)
+	require.NoError(b, err)
+	b.Cleanup(c.Stop)
+	<-c.Synced()
+	return newTestProcessor(b, cfg, c)
 }
 
+// benchConfig is the default configuration with node topology: six labels
+// per point (workload_kind, workload, deployment, node, zone, region).
 func benchConfig() *Config {
 	cfg := createDefaultConfig()
 	cfg.Extract.NodeTopology = true
 	return cfg
 }
 
-// resourceBatch is one scrape of one pod: benchPoints points, identity on
-// the resource only.
-func resourceBatch() pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(attrPodUID, "uid-000001")
-	dps := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
-	for i := range benchPoints {
-		dp := dps.AppendEmpty()
-		dp.Attributes().PutStr("method", "GET")
-		dp.SetIntValue(int64(i))
-	}
-	return md
-}
-
-// pointBatch is a cadvisor-like scrape: every point names its own pod.
+// pointBatch is a batch where every point names its own pod (namespace and
+// pod labels), point i the pod svc<i mod pods>.
 func pointBatch(pods int) pmetric.Metrics {
-	md := pmetric.NewMetrics()
-	rm := md.ResourceMetrics().AppendEmpty()
-	rm.Resource().Attributes().PutStr(attrServerAddress, "192.168.1.5")
-	dps := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
-	for i := range benchPoints {
-		dp := dps.AppendEmpty()
-		dp.Attributes().PutStr("namespace", "shop")
-		dp.Attributes().PutStr("pod", fmt.Sprintf("svc%04d-7d4b9c8f6-x2x7q", i%pods))
-		dp.Attributes().PutStr("container", "app")
-	}
-	return md
+	return gaugeBatch(attrServerAddress, "192.168.1.5", benchPoints, func(i int, a pcommon.Map) {
+		a.PutStr("namespace", "shop")
+		a.PutStr("pod", fmt.Sprintf("svc%04d-7d4b9c8f6-x2x7q", i%pods))
+		a.PutStr("container", "app")
+	})
 }
 
-// benchEnrich measures processMetrics per data point. steady: the batch is
-// enriched once before timing, so every run does the full lookup and
-// comparison but writes nothing (a re-scraped series already carrying its
-// labels, or the cost floor); otherwise each run gets a fresh copy (copy
-// excluded from timing) and pays pdata's allocation per new attribute.
-func benchEnrich(b *testing.B, batch pmetric.Metrics, steady bool) {
-	p := newTestProcessor(b, benchConfig(), benchPods(1000)...)
+// benchEnrich measures processMetrics per data point on batch. steady: the
+// batch is enriched once before timing, so every run does the full lookup
+// and comparison but writes nothing (a re-scraped series already carrying
+// its labels); otherwise each run gets a fresh copy (copy excluded from
+// timing) and pays pdata's allocation per new attribute, as every freshly
+// scraped batch does.
+func benchEnrich(b *testing.B, p *k8smetaProcessor, batch pmetric.Metrics, points int, steady bool) {
 	ctx := context.Background()
 	if steady {
 		_, err := p.processMetrics(ctx, batch)
@@ -85,15 +102,50 @@ func benchEnrich(b *testing.B, batch pmetric.Metrics, steady bool) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchPoints), "ns/point")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
 }
 
-func BenchmarkResourceLevelSteady(b *testing.B)  { benchEnrich(b, resourceBatch(), true) }
-func BenchmarkResourceLevelFresh(b *testing.B)   { benchEnrich(b, resourceBatch(), false) }
-func BenchmarkDatapointLevelSteady(b *testing.B) { benchEnrich(b, pointBatch(1000), true) }
-func BenchmarkDatapointLevelFresh(b *testing.B)  { benchEnrich(b, pointBatch(1000), false) }
+// Resource level: all points of one pod, identified by the resource.
+func BenchmarkResourceLevelSteady(b *testing.B) {
+	benchEnrich(b, benchProcessor(b, benchConfig(), zoneRegion), resourceBatch(benchPoints), benchPoints, true)
+}
 
-// Shape of BenchmarkCadvisorBatch: one kubelet cadvisor scrape of a node
+func BenchmarkResourceLevelFresh(b *testing.B) {
+	benchEnrich(b, benchProcessor(b, benchConfig(), zoneRegion), resourceBatch(benchPoints), benchPoints, false)
+}
+
+// Data point level, one point per pod: a label set built per point.
+func BenchmarkDatapointLevelSteady(b *testing.B) {
+	benchEnrich(b, benchProcessor(b, benchConfig(), zoneRegion), pointBatch(1000), benchPoints, true)
+}
+
+func BenchmarkDatapointLevelFresh(b *testing.B) {
+	benchEnrich(b, benchProcessor(b, benchConfig(), zoneRegion), pointBatch(1000), benchPoints, false)
+}
+
+// BenchmarkShippedConfigFresh is the shape of `make bench`: the shipped
+// configs' k8smeta (cluster name, workload, node, node topology, the
+// kind-specific workload labels and most of the topology excluded: six
+// labels per point) on fresh scrapes of a synthetic target, whose points
+// all name the target's own pod with six labels of their own.
+func BenchmarkShippedConfigFresh(b *testing.B) {
+	cfg := benchConfig()
+	cfg.ClusterName = "prod-eu"
+	cfg.DatapointLabelsExclude = []string{"deployment", "statefulset", "daemonset", "replicaset", "cronjob", "job_name",
+		"region", "instance_type", "capacity_type", "nodepool"}
+	md := gaugeBatch(attrServerAddress, "127.0.0.1", benchPoints, func(i int, a pcommon.Map) {
+		a.EnsureCapacity(6)
+		a.PutStr("namespace", "shop")
+		a.PutStr("pod", "svc0001-7d4b9c8f6-x2x7q")
+		a.PutStr("container", "app")
+		a.PutStr("method", "GET")
+		a.PutStr("code", "200")
+		a.PutStr("route", fmt.Sprintf("/api/v1/items/%d", i))
+	})
+	benchEnrich(b, benchProcessor(b, cfg, eksNode), md, benchPoints, false)
+}
+
+// Shape of the cadvisor benchmarks: one kubelet cadvisor scrape of a node
 // running cadvisorPods pods, cadvisorSeries series per pod.
 const (
 	cadvisorPods   = 30
@@ -132,35 +184,38 @@ func cadvisorBatch() pmetric.Metrics {
 	return md
 }
 
-// cadvisorProcessor is configured as on EKS: cluster name, workload, node
-// and node topology from a node carrying the EKS labels, so that ten labels
-// are written on every point of cadvisorBatch.
-func cadvisorProcessor(b *testing.B) *k8smetaProcessor {
+// cadvisorConfig is configured as on EKS with every label on series:
+// cluster name, workload, node and node topology, ten labels per point of
+// cadvisorBatch.
+func cadvisorConfig() *Config {
 	cfg := benchConfig()
 	cfg.ClusterName = "prod-eu"
-	p := newTestProcessor(b, cfg, benchPods(1000)...)
-	p.cache.Load().upsertNode(&metav1.ObjectMeta{Name: "node-a", Labels: map[string]string{
-		labelZone: "eu-west-1a", labelRegion: "eu-west-1", labelInstanceType: "m7g.xlarge",
-		labelNodegroup: "general", labelCapacityType: "ON_DEMAND",
-	}})
-	return p
+	return cfg
 }
 
-// cadvisorLabels are the ten labels cadvisorProcessor writes, for the
-// pdata floor benchmark.
-var cadvisorLabels = [][2]string{
-	{"cluster", "prod-eu"}, {"workload_kind", "Deployment"}, {"workload", "svc0001"}, {"deployment", "svc0001"},
-	{"node", "node-a"}, {"zone", "eu-west-1a"}, {"region", "eu-west-1"}, {"instance_type", "m7g.xlarge"},
-	{"nodegroup", "general"}, {"capacity_type", "ON_DEMAND"},
+// BenchmarkCadvisorBatch: the processor on fresh cadvisor batches.
+func BenchmarkCadvisorBatch(b *testing.B) {
+	benchEnrich(b, benchProcessor(b, cadvisorConfig(), eksNode), cadvisorBatch(), cadvisorPods*cadvisorSeries, false)
 }
 
-// benchCadvisor runs f over fresh copies of cadvisorBatch (copies made
-// outside the timer): the realistic steady state of a scrape pipeline,
-// where every batch is freshly scraped pdata and every label is new on
-// every point.
-func benchCadvisor(b *testing.B, f func(pmetric.Metrics)) {
+// BenchmarkCadvisorSteady: the same batch once enriched, so every label is
+// present and nothing is written: lookups and checks alone when pods recur
+// in a batch (here every 30 points).
+func BenchmarkCadvisorSteady(b *testing.B) {
+	benchEnrich(b, benchProcessor(b, cadvisorConfig(), eksNode), cadvisorBatch(), cadvisorPods*cadvisorSeries, true)
+}
+
+// BenchmarkCadvisorPdataFloor is what pdata charges any processor that adds
+// ten labels to every point of the same fresh batches, with no lookup at
+// all: one capacity reservation and ten Map.PutStr per point.
+// BenchmarkCadvisorBatch minus this is the processor's own cost.
+func BenchmarkCadvisorPdataFloor(b *testing.B) {
+	labels := [][2]string{
+		{"cluster", "prod-eu"}, {"workload_kind", "Deployment"}, {"workload", "svc0001"}, {"deployment", "svc0001"},
+		{"node", "node-a"}, {"zone", "eu-west-1a"}, {"region", "eu-west-1"}, {"instance_type", "m7g.xlarge"},
+		{"nodegroup", "general"}, {"capacity_type", "ON_DEMAND"},
+	}
 	batch := cadvisorBatch()
-	const points = cadvisorPods * cadvisorSeries
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -168,159 +223,16 @@ func benchCadvisor(b *testing.B, f func(pmetric.Metrics)) {
 		md := pmetric.NewMetrics()
 		batch.CopyTo(md)
 		b.StartTimer()
-		f(md)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
-}
-
-// BenchmarkCadvisorBatch: the processor on fresh cadvisor batches.
-func BenchmarkCadvisorBatch(b *testing.B) {
-	p := cadvisorProcessor(b)
-	benchCadvisor(b, func(md pmetric.Metrics) { p.enrich(md) })
-}
-
-// BenchmarkCadvisorPdataFloor is what pdata charges any processor that
-// adds the same ten labels to every point of the same fresh batches, with
-// no lookup at all: one capacity reservation and ten Map.PutStr per point.
-// BenchmarkCadvisorBatch minus this is the processor's own cost.
-func BenchmarkCadvisorPdataFloor(b *testing.B) {
-	benchCadvisor(b, func(md pmetric.Metrics) {
 		ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
 		for i := range ms.Len() {
-			dps := ms.At(i).Gauge().DataPoints()
-			for j := range dps.Len() {
-				a := dps.At(j).Attributes()
-				a.EnsureCapacity(a.Len() + len(cadvisorLabels))
-				for _, kv := range cadvisorLabels {
+			for _, dp := range ms.At(i).Gauge().DataPoints().All() {
+				a := dp.Attributes()
+				a.EnsureCapacity(a.Len() + len(labels))
+				for _, kv := range labels {
 					a.PutStr(kv[0], kv[1])
 				}
 			}
 		}
-	})
-}
-
-// BenchmarkCadvisorSteady: the same batch once enriched, so every label is
-// present and nothing is written: the cost of lookups and checks alone
-// when pods recur in a batch (here every 30 points).
-func BenchmarkCadvisorSteady(b *testing.B) {
-	p := cadvisorProcessor(b)
-	batch := cadvisorBatch()
-	p.enrich(batch)
-	const points = cadvisorPods * cadvisorSeries
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		p.enrich(batch)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
-}
-
-// enrichedCadvisorPoints returns cadvisorProcessor and the attributes of
-// every point of a cadvisorBatch it has enriched, for the floors below.
-func enrichedCadvisorPoints(b *testing.B) (*k8smetaProcessor, []pcommon.Map) {
-	p := cadvisorProcessor(b)
-	batch := cadvisorBatch()
-	p.enrich(batch)
-	var points []pcommon.Map
-	ms := batch.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
-	for i := range ms.Len() {
-		dps := ms.At(i).Gauge().DataPoints()
-		for j := range dps.Len() {
-			points = append(points, dps.At(j).Attributes())
-		}
-	}
-	return p, points
-}
-
-// BenchmarkCadvisorScanFloor is the least any processor pays to read every
-// attribute of every point of the enriched batch of BenchmarkCadvisorSteady
-// through pdata's public API (Map.Range, one type check per value), with no
-// lookup at all: the floor under the steady-state cost, since a point's
-// attributes can only be found by reading them all (pcommon.Map has no
-// index).
-func BenchmarkCadvisorScanFloor(b *testing.B) {
-	_, points := enrichedCadvisorPoints(b)
-	strs := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		for _, attrs := range points {
-			attrs.Range(func(k string, v pcommon.Value) bool {
-				if len(k) > 0 && v.Type() == pcommon.ValueTypeStr {
-					strs++
-				}
-				return true
-			})
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(points)), "ns/point")
-	require.Equal(b, b.N*len(points)*16, strs, "every point carries 6 cadvisor and 10 written labels")
-}
-
-// BenchmarkCadvisorLookupFloor is a lower bound of the steady state at data
-// point level that still does what the processor must: read the point's
-// attributes once, find its pod by the namespace and pod labels (the
-// association counts need the lookup even when nothing is written), get
-// the pod's label set, and confirm that each of its ten labels is there
-// with its value, matched in order by plain string comparison (no index,
-// no duplicate-key or empty-value rules). Whatever the processor does
-// beyond this is what a faster steady state could still remove.
-func BenchmarkCadvisorLookupFloor(b *testing.B) {
-	p, points := enrichedCadvisorPoints(b)
-	c := p.cache.Load()
-	s := newBatchState(p)
-	s.c = c
-	matched := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		for _, attrs := range points {
-			var ns, name string
-			var set []keyValue
-			e := 0
-			attrs.Range(func(k string, v pcommon.Value) bool {
-				switch {
-				case set != nil:
-					if e < len(set) && k == p.pointNames.idx.keys[set[e].slot] && v.Str() == set[e].value {
-						e++
-					}
-				case k == "namespace":
-					ns = v.Str()
-				case k == "pod":
-					name = v.Str()
-					set = s.pointSet(c.podByName(ns, name))
-				}
-				return true
-			})
-			matched += e
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(points)), "ns/point")
-	s.reset()
-	require.Equal(b, b.N*len(points)*10, matched, "every point carries its pod's ten labels")
-}
-
-// BenchmarkPodMemory reports the heap held per cached pod (all indexes
-// included) after adding 5000 pods, and the total.
-func BenchmarkPodMemory(b *testing.B) {
-	const n = 5000
-	cfg := benchConfig()
-	cfg.Extract.PodLabels = []LabelConfig{{Key: "app"}}
-	for range b.N {
-		pods := benchPods(n)
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		c := newMetaCache(settingsOf(cfg), nil)
-		for _, p := range pods {
-			c.upsertPod(p)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		runtime.KeepAlive(pods)
-		held := float64(after.HeapAlloc - before.HeapAlloc)
-		b.ReportMetric(held/n, "B/pod")
-		b.ReportMetric(held/(1<<20), "MB/5000pods")
-		runtime.KeepAlive(c)
-	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*cadvisorPods*cadvisorSeries), "ns/point")
 }

@@ -3,11 +3,14 @@ package k8smetaprocessor
 import (
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta"
 )
+
+// Clients are the Kubernetes API clients of the processor: Kube lists and
+// watches pods; Metadata lists and watches nodes and namespaces as
+// PartialObjectMetadata and GETs ReplicaSets. Tests pass client-go fakes
+// through NewFactoryWithClients.
+type Clients = kubemeta.Clients
 
 // clientsProvider returns the API clients for an auth type.
 type clientsProvider func(AuthType) (Clients, error)
@@ -16,29 +19,19 @@ type clientsProvider func(AuthType) (Clients, error)
 // standard kubeconfig loading rules ($KUBECONFIG, ~/.kube/config).
 func clientsFromAuth(auth AuthType) (Clients, error) {
 	var (
-		rc  *rest.Config
+		c   Clients
 		err error
 	)
 	switch auth {
 	case AuthTypeServiceAccount:
-		rc, err = rest.InClusterConfig()
+		c, err = kubemeta.InClusterClients()
 	case AuthTypeKubeConfig:
-		rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-			clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+		c, err = kubemeta.KubeconfigClients()
 	default:
 		return Clients{}, fmt.Errorf("cannot create kubernetes clients for auth_type %q", auth)
 	}
 	if err != nil {
-		return Clients{}, fmt.Errorf("cannot load kubernetes client configuration for auth_type %q: %w", auth, err)
+		return Clients{}, fmt.Errorf("cannot create kubernetes clients for auth_type %q: %w", auth, err)
 	}
-	rc.UserAgent = "otelcol-eks/k8smeta"
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return Clients{}, fmt.Errorf("cannot create kubernetes client: %w", err)
-	}
-	md, err := metadata.NewForConfig(rc)
-	if err != nil {
-		return Clients{}, fmt.Errorf("cannot create kubernetes metadata client: %w", err)
-	}
-	return Clients{Kube: kube, Metadata: md}, nil
+	return c, nil
 }

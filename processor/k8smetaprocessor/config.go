@@ -3,10 +3,13 @@ package k8smetaprocessor
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+	semconv "go.opentelemetry.io/otel/semconv/v1.42.0"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // AuthType selects how the processor reaches the Kubernetes API.
@@ -22,12 +25,18 @@ const (
 	AuthTypeNone AuthType = "none"
 )
 
-// Association sources.
+// Association sources: what identifies the pod of a resource or a point.
 const (
-	SourcePodUID          = "pod_uid"          // resource k8s.pod.uid
-	SourcePodName         = "pod_name"         // resource k8s.pod.name + k8s.namespace.name
-	SourcePodIP           = "pod_ip"           // resource server.address
-	SourceDatapointLabels = "datapoint_labels" // per data point label pair
+	// SourcePodUID reads the resource's k8s.pod.uid.
+	SourcePodUID = "pod_uid"
+	// SourcePodName reads the resource's k8s.pod.name and
+	// k8s.namespace.name.
+	SourcePodName = "pod_name"
+	// SourcePodIP reads the resource's k8s.pod.ip, else server.address.
+	SourcePodIP = "pod_ip"
+	// SourceDatapointLabels reads each data point's namespace and pod
+	// labels (AssociationConfig.NamespaceLabel, PodLabel).
+	SourceDatapointLabels = "datapoint_labels"
 )
 
 // Config is the configuration of the k8smeta processor.
@@ -59,24 +68,25 @@ type Config struct {
 	// (k8s.deployment.name, cloud.availability_zone, …) on resources that
 	// a resource-level source associated.
 	ResourceAttributes bool `mapstructure:"resource_attributes"`
-	// DatapointLabels writes Prometheus-friendly labels (deployment,
-	// workload, workload_kind, node, zone, …) on data points, so that
-	// `sum by (deployment)` works without joining target_info.
+	// DatapointLabels writes Prometheus-friendly labels (workload,
+	// workload_kind, node, zone, …) on data points, so that
+	// `sum by (workload)` works without joining target_info.
 	DatapointLabels bool `mapstructure:"datapoint_labels"`
 	// DatapointLabelsExclude names data point labels not to write although
 	// their extract option is on; the resource attributes are still
 	// written. Every label costs CPU and bytes for every sample downstream
 	// (translation, compression, storage), so a lean pipeline keeps on its
-	// series only the labels its queries group by, e.g. the kind-specific
-	// workload label (deployment, statefulset, …) without the generic
-	// workload and workload_kind.
+	// series only the labels its queries group by: the shipped
+	// configurations keep workload and workload_kind and exclude the
+	// kind-specific workload labels (deployment, statefulset, …), which
+	// repeat them.
 	DatapointLabelsExclude []string `mapstructure:"datapoint_labels_exclude"`
 	// Overwrite allows replacing a non-empty value already present. By
 	// default existing values are kept.
 	Overwrite bool `mapstructure:"overwrite"`
-	// ReplicaSetCacheSize bounds the LRU of ReplicaSet owners looked up
-	// with a metadata GET when the Deployment cannot be derived from the
-	// pod's pod-template-hash label.
+	// ReplicaSetCacheSize bounds the LRU of ReplicaSet owners looked up,
+	// off the pod watch, with a metadata GET when the Deployment cannot be
+	// derived from the pod's pod-template-hash label.
 	ReplicaSetCacheSize int `mapstructure:"replicaset_cache_size"`
 
 	// prevent unkeyed literal initialization
@@ -125,9 +135,10 @@ type ExtractConfig struct {
 type LabelConfig struct {
 	// Key is the Kubernetes label key, e.g. app.kubernetes.io/name.
 	Key string `mapstructure:"key"`
-	// Tag is the data point label name; by default the key with every
-	// character outside [a-zA-Z0-9_] replaced by "_". The resource
-	// attribute is always k8s.<kind>.label.<key>.
+	// Tag is the data point label name; by default the key sanitised as
+	// the remote-write exporter sanitises names: every character outside
+	// [a-zA-Z0-9_] replaced by "_", and "key_" in front of a leading
+	// digit. The resource attribute is always k8s.<kind>.label.<key>.
 	Tag string `mapstructure:"tag"`
 }
 
@@ -154,11 +165,7 @@ func createDefaultConfig() *Config {
 	}
 }
 
-var (
-	promLabelName  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	k8sLabelKey    = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-	errNoAssociate = errors.New("at least one association is needed when metadata is extracted")
-)
+var errNoAssociate = errors.New("at least one association is needed when metadata is extracted")
 
 // Validate checks the configuration; every error names the field and the
 // bad value.
@@ -260,11 +267,11 @@ func (cfg *Config) datapointLabelNames() []string {
 		pairs = append(pairs, keyPodUID)
 	}
 	if e.PodStartTime {
-		pairs = append(pairs, keyPodStart)
+		pairs = append(pairs, keyPodStartTime)
 	}
-	for _, prefixed := range [][]keyPair{labelKeys(podLabelPrefix, e.PodLabels), labelKeys(nodeLabelPrefix, e.NodeLabels), labelKeys(namespaceLabelPref, e.NamespaceLabels)} {
-		pairs = append(pairs, prefixed...)
-	}
+	pairs = append(pairs, labelKeys(e.PodLabels, semconv.K8SPodLabel)...)
+	pairs = append(pairs, labelKeys(e.NodeLabels, semconv.K8SNodeLabel)...)
+	pairs = append(pairs, labelKeys(e.NamespaceLabels, semconv.K8SNamespaceLabel)...)
 	names := make([]string, 0, len(pairs))
 	for _, k := range pairs {
 		if k.label != "" {
@@ -278,10 +285,10 @@ func (cfg *Config) datapointLabelNames() []string {
 func validateLabels(field string, labels []LabelConfig) []error {
 	var errs []error
 	for i, l := range labels {
-		if !k8sLabelKey.MatchString(l.Key) {
-			errs = append(errs, fmt.Errorf("%s[%d].key: %q is not a Kubernetes label key", field, i, l.Key))
+		if msgs := validation.IsQualifiedName(l.Key); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s[%d].key: %q is not a Kubernetes label key: %s", field, i, l.Key, strings.Join(msgs, "; ")))
 		}
-		if l.Tag != "" && !promLabelName.MatchString(l.Tag) {
+		if l.Tag != "" && !model.LegacyValidation.IsValidLabelName(l.Tag) {
 			errs = append(errs, fmt.Errorf("%s[%d].tag: %q is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)", field, i, l.Tag))
 		}
 	}
@@ -294,14 +301,4 @@ func (cfg *Config) extractsFromAPI() bool {
 	e := cfg.Extract
 	return e.Workload || e.Node || e.NodeTopology || e.PodUID || e.PodStartTime ||
 		len(e.PodLabels) > 0 || len(e.NamespaceLabels) > 0 || len(e.NodeLabels) > 0
-}
-
-// needsNodes reports whether the node informer is needed.
-func (cfg *Config) needsNodes() bool {
-	return cfg.Extract.NodeTopology || len(cfg.Extract.NodeLabels) > 0
-}
-
-// needsNamespaces reports whether the namespace informer is needed.
-func (cfg *Config) needsNamespaces() bool {
-	return len(cfg.Extract.NamespaceLabels) > 0
 }

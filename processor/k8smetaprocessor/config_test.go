@@ -2,6 +2,7 @@ package k8smetaprocessor
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,10 +98,29 @@ func TestValidateNamesField(t *testing.T) {
 	f(func(c *Config) { c.Associations = append(c.Associations, AssociationConfig{Source: SourcePodUID}) }, `associations[4].source: "pod_uid" is listed twice`)
 	f(func(c *Config) { c.Associations[1].PodLabel = "pod" }, "associations[1]: namespace_label/pod_label")
 	f(func(c *Config) { c.Associations[0].PodLabel = "" }, `associations[0]: namespace_label "namespace" and pod_label ""`)
-	f(func(c *Config) { c.Extract.NodeLabels = []LabelConfig{{Key: "bad key"}} }, `extract.node_labels[0].key: "bad key"`)
+	f(func(c *Config) { c.Extract.NodeLabels = []LabelConfig{{Key: "bad key"}} }, `extract.node_labels[0].key: "bad key" is not a Kubernetes label key: name part must consist of`)
+	f(func(c *Config) { c.Extract.PodLabels = []LabelConfig{{Key: strings.Repeat("a", 64)}} }, "name part must be no more than 63 bytes")
+	f(func(c *Config) { c.Extract.PodLabels = []LabelConfig{{Key: "Example.com/app"}} }, `extract.pod_labels[0].key: "Example.com/app" is not a Kubernetes label key: prefix part`)
 	f(func(c *Config) { c.Extract.NamespaceLabels = []LabelConfig{{Key: "team", Tag: "9x"}} }, `extract.namespace_labels[0].tag: "9x"`)
 	f(func(c *Config) { c.DatapointLabelsExclude = []string{"cluster"} }, `datapoint_labels_exclude[0]: "cluster" is not a data point label`)
 	f(func(c *Config) {
 		c.DatapointLabels, c.Associations, c.DatapointLabelsExclude = false, c.Associations[1:], []string{"node"}
 	}, "datapoint_labels_exclude: set, but datapoint_labels is false")
+}
+
+// TestDefaultTags: a label's default tag is the key sanitised as the
+// remote-write exporter sanitises label names.
+func TestDefaultTags(t *testing.T) {
+	f := func(key, want string) {
+		t.Helper()
+		cfg := createDefaultConfig()
+		cfg.Extract.PodLabels = []LabelConfig{{Key: key}}
+		require.NoError(t, cfg.Validate())
+		require.Equal(t, []string{want}, newNames(cfg, true).podLabels)
+		require.Equal(t, []string{"k8s.pod.label." + key}, newNames(cfg, false).podLabels)
+	}
+	f("app", "app")
+	f("app.kubernetes.io/name", "app_kubernetes_io_name")
+	f("example.com/a_-b", "example_com_a__b")
+	f("1password.com/vault", "key_1password_com_vault")
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func TestSharedCacheLifecycle(t *testing.T) {
-	clients, _, _ := fakeClients(loadObjects(t, filepath.Join("testdata", "golden", "objects.yaml")))
+	clients := fakeClients(loadObjects(t, filepath.Join("testdata", "golden", "objects.yaml")))
 	registry := newCacheRegistry(func(AuthType) (Clients, error) { return clients, nil })
 	cfg := createDefaultConfig()
 	set := processortest.NewNopSettings(metadata.Type).TelemetrySettings
@@ -25,7 +25,7 @@ func TestSharedCacheLifecycle(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, p1.start(ctx, componenttest.NewNopHost()))
 	require.NoError(t, p2.start(ctx, componenttest.NewNopHost()))
-	require.Same(t, p1.cache.Load(), p2.cache.Load(), "identical settings share one cache")
+	require.Same(t, p1.runningCache(), p2.runningCache(), "identical settings share one cache")
 	require.NoError(t, p1.shutdownFunc(ctx))
 	require.Len(t, registry.entries, 1, "still referenced")
 	require.NoError(t, p2.shutdownFunc(ctx))
@@ -43,10 +43,10 @@ func TestAuthNoneOnlyStatic(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, p.Shutdown(context.Background()), "shutdown before start")
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
-	md := resourceBatch()
+	md := resourceBatch(1)
 	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
 	out := sink.AllMetrics()[0].ResourceMetrics().At(0)
-	v, ok := out.Resource().Attributes().Get(attrClusterName)
+	v, ok := out.Resource().Attributes().Get(keyCluster.resource)
 	require.True(t, ok)
 	require.Equal(t, "c1", v.Str())
 	require.NoError(t, p.Shutdown(context.Background()))

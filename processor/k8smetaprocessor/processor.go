@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta"
 	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/metadata"
 )
 
-// k8smetaProcessor enriches metrics from a shared metaCache.
+// k8smetaProcessor enriches metrics from a kubemeta.Store.
 type k8smetaProcessor struct {
 	cfg      *Config
 	logger   *zap.Logger
@@ -28,21 +27,14 @@ type k8smetaProcessor struct {
 	pointPos    int   // position of datapoint_labels in order, len(order) if absent
 	nsLabel     string
 	podLabel    string
-	podLabels   []keyPair
-	nodeLabels  []keyPair
-	nsLabels    []keyPair
 	assocOpts   [numSources][2]metric.AddOption
 	needsLookup bool
+	// The names written on data points and on resources.
+	pointNames, resourceNames *names
 
-	// Names written on data points and on resources, resolved once;
-	// states holds reusable *batchState.
-	pointNames    *keyNames
-	resourceNames *keyNames
-	states        sync.Pool
-
-	cache    atomic.Pointer[metaCache]
 	mu       sync.Mutex
-	shared   *sharedCache
+	store    kubemeta.Store // nil until start, and with auth_type none
+	shared   *sharedCache   // the running cache behind store
 	shutdown bool
 }
 
@@ -52,14 +44,13 @@ func newK8smetaProcessor(cfg *Config, set component.TelemetrySettings, registry 
 		return nil, err
 	}
 	p := &k8smetaProcessor{
-		cfg:         cfg,
-		logger:      set.Logger,
-		tel:         tel,
-		registry:    registry,
-		podLabels:   labelKeys(podLabelPrefix, cfg.Extract.PodLabels),
-		nodeLabels:  labelKeys(nodeLabelPrefix, cfg.Extract.NodeLabels),
-		nsLabels:    labelKeys(namespaceLabelPref, cfg.Extract.NamespaceLabels),
-		needsLookup: cfg.AuthType != AuthTypeNone && cfg.extractsFromAPI(),
+		cfg:           cfg,
+		logger:        set.Logger,
+		tel:           tel,
+		registry:      registry,
+		needsLookup:   cfg.AuthType != AuthTypeNone && cfg.extractsFromAPI(),
+		pointNames:    newNames(cfg, true),
+		resourceNames: newNames(cfg, false),
 	}
 	p.pointPos = len(cfg.Associations)
 	for i, a := range cfg.Associations {
@@ -70,8 +61,6 @@ func newK8smetaProcessor(cfg *Config, set component.TelemetrySettings, registry 
 			p.nsLabel, p.podLabel = a.NamespaceLabel, a.PodLabel
 		}
 	}
-	p.pointNames, p.resourceNames = newKeyNames(p, true), newKeyNames(p, false)
-	p.states.New = func() any { return newBatchState(p) }
 	for s := range numSources {
 		for r, result := range []string{"miss", "hit"} {
 			p.assocOpts[s][r] = metric.WithAttributeSet(attribute.NewSet(
@@ -103,16 +92,14 @@ func (p *k8smetaProcessor) start(ctx context.Context, _ component.Host) error {
 	if err != nil {
 		return err
 	}
-	p.shared = shared
-	c := shared.runner.cache
-	p.cache.Store(c)
+	p.shared, p.store = shared, shared.cache
 	if p.cfg.WaitForSync <= 0 {
 		return nil
 	}
 	t := time.NewTimer(p.cfg.WaitForSync)
 	defer t.Stop()
 	select {
-	case <-c.syncedCh:
+	case <-shared.cache.Synced():
 	case <-t.C:
 		p.logger.Warn("kubernetes metadata cache not synced within wait_for_sync; metrics pass through unenriched until it fills",
 			zap.Duration("wait_for_sync", p.cfg.WaitForSync))
@@ -121,7 +108,8 @@ func (p *k8smetaProcessor) start(ctx context.Context, _ component.Host) error {
 	return nil
 }
 
-// shutdown releases the shared cache; it is safe before start and twice.
+// shutdownFunc releases the shared cache; it is safe before start and
+// twice.
 func (p *k8smetaProcessor) shutdownFunc(context.Context) error {
 	p.mu.Lock()
 	shared := p.shared
@@ -135,36 +123,42 @@ func (p *k8smetaProcessor) shutdownFunc(context.Context) error {
 	return nil
 }
 
-func (p *k8smetaProcessor) observeCacheEntries(_ context.Context, o metric.Int64Observer) error {
-	c := p.cache.Load()
-	if c == nil {
+// currentStore returns the store to read (nil: no lookups). After shutdown
+// it is still the stopped cache, whose indexes keep what they held.
+func (p *k8smetaProcessor) currentStore() kubemeta.Store {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.store
+}
+
+func (p *k8smetaProcessor) runningCache() *kubemeta.Cache {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shared == nil {
 		return nil
 	}
-	pods, nodes, nss := c.sizes()
-	o.Observe(int64(pods), metric.WithAttributes(attribute.String("kind", "pod")))
-	if c.settings.needNodes {
-		o.Observe(int64(nodes), metric.WithAttributes(attribute.String("kind", "node")))
-	}
-	if c.settings.needNSs {
-		o.Observe(int64(nss), metric.WithAttributes(attribute.String("kind", "namespace")))
-	}
-	p.mu.Lock()
-	shared := p.shared
-	p.mu.Unlock()
-	if shared != nil && shared.runner.rs != nil {
-		o.Observe(int64(shared.runner.rs.len()), metric.WithAttributes(attribute.String("kind", "replicaset")))
+	return p.shared.cache
+}
+
+func (p *k8smetaProcessor) observeCacheEntries(_ context.Context, o metric.Int64Observer) error {
+	if c := p.runningCache(); c != nil {
+		for kind, n := range c.Entries() {
+			o.Observe(int64(n), metric.WithAttributes(attribute.String("kind", kind)))
+		}
 	}
 	return nil
 }
 
 func (p *k8smetaProcessor) observeSynced(_ context.Context, o metric.Int64Observer) error {
-	c := p.cache.Load()
+	c := p.runningCache()
 	if c == nil {
 		return nil
 	}
 	var v int64
-	if c.synced() {
+	select {
+	case <-c.Synced():
 		v = 1
+	default:
 	}
 	o.Observe(v)
 	return nil
@@ -182,106 +176,6 @@ func (p *k8smetaProcessor) processMetrics(ctx context.Context, md pmetric.Metric
 		}
 	}
 	return md, nil
-}
-
-// enrich enriches md in place under the cache's read lock and returns the
-// association attempts.
-func (p *k8smetaProcessor) enrich(md pmetric.Metrics) assocCounts {
-	var counts assocCounts
-	s := p.states.Get().(*batchState)
-	s.c = p.cache.Load()
-	if s.c != nil {
-		s.c.mu.RLock()
-	}
-	rms := md.ResourceMetrics()
-	for i := range rms.Len() {
-		p.enrichResource(s, rms.At(i), &counts)
-	}
-	if s.c != nil {
-		s.c.mu.RUnlock()
-	}
-	s.reset()
-	p.states.Put(s)
-	return counts
-}
-
-func (p *k8smetaProcessor) enrichResource(s *batchState, rm pmetric.ResourceMetrics, counts *assocCounts) {
-	c := s.c
-	res := rm.Resource().Attributes()
-	var (
-		pod *podMeta
-		pos = len(p.order)
-	)
-	if c != nil {
-		pod, pos = p.associateResource(c, res, counts)
-	}
-	if p.cfg.ResourceAttributes {
-		if set := s.resourceSet(pod); len(set) > 0 {
-			s.scan(res, p.resourceNames.idx, false)
-			s.apply(res, p.resourceNames.idx, set)
-		}
-	}
-	if !p.cfg.DatapointLabels {
-		return
-	}
-	perPoint := c != nil && p.pointPos < pos
-	if pod == nil && !perPoint && p.cfg.ClusterName == "" {
-		return
-	}
-	sms := rm.ScopeMetrics()
-	for j := range sms.Len() {
-		ms := sms.At(j).Metrics()
-		for k := range ms.Len() {
-			p.enrichMetric(s, ms.At(k), pod, perPoint, counts)
-		}
-	}
-}
-
-func (p *k8smetaProcessor) enrichMetric(s *batchState, m pmetric.Metric, resPod *podMeta, perPoint bool, counts *assocCounts) {
-	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		dps := m.Gauge().DataPoints()
-		for i := range dps.Len() {
-			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
-		}
-	case pmetric.MetricTypeSum:
-		dps := m.Sum().DataPoints()
-		for i := range dps.Len() {
-			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
-		}
-	case pmetric.MetricTypeHistogram:
-		dps := m.Histogram().DataPoints()
-		for i := range dps.Len() {
-			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
-		}
-	case pmetric.MetricTypeExponentialHistogram:
-		dps := m.ExponentialHistogram().DataPoints()
-		for i := range dps.Len() {
-			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
-		}
-	case pmetric.MetricTypeSummary:
-		dps := m.Summary().DataPoints()
-		for i := range dps.Len() {
-			p.enrichPoint(s, dps.At(i).Attributes(), resPod, perPoint, counts)
-		}
-	}
-}
-
-// enrichPoint writes the labels of the point's own pod (datapoint_labels
-// association, when it comes before the resource source that matched) or
-// else of the resource's pod; with no pod, only the cluster name. One scan
-// of the point's attributes serves both the association and the writes.
-func (p *k8smetaProcessor) enrichPoint(s *batchState, attrs pcommon.Map, resPod *podMeta, perPoint bool, counts *assocCounts) {
-	ns, name, named := s.scan(attrs, p.pointNames.idx, perPoint)
-	pod := resPod
-	if named {
-		own := s.podByName(ns, name)
-		counts.add(srcDatapoint, own != nil)
-		if own != nil {
-			pod = own
-		}
-	}
-	s.apply(attrs, p.pointNames.idx, s.pointSet(pod))
 }
 
 var errBadConfig = errors.New("configuration is not a *k8smetaprocessor.Config")

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta/kubemetatest"
 	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/metadata"
 )
 
@@ -71,9 +72,8 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func runGoldenCase(t *testing.T, dir string, objs testObjects, tel *componenttest.Telemetry) pmetric.Metrics {
-	clients, _, _ := fakeClients(objs)
-	factory := NewFactoryWithClients(clients)
+func runGoldenCase(t *testing.T, dir string, objs kubemetatest.Objects, tel *componenttest.Telemetry) pmetric.Metrics {
+	factory := NewFactoryWithClients(fakeClients(objs))
 	cfg := factory.CreateDefaultConfig().(*Config)
 	cm, err := confmaptest.LoadConf(filepath.Join(dir, "config.yaml"))
 	require.NoError(t, err)

@@ -6,10 +6,12 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor/internal/kubemeta"
 )
 
 // cacheRegistry shares one running cache between processor instances with
-// identical cache settings (contrib #36234: identical instances each kept
+// equal cache settings (contrib #36234: identical instances each kept
 // their own caches). Entries are reference counted; the last release stops
 // the cache.
 type cacheRegistry struct {
@@ -20,27 +22,35 @@ type cacheRegistry struct {
 }
 
 type sharedCache struct {
-	key    string
-	refs   int
-	runner *cacheRunner
+	key   string
+	refs  int
+	cache *kubemeta.Cache
 }
 
 func newCacheRegistry(newClients clientsProvider) *cacheRegistry {
 	return &cacheRegistry{newClients: newClients, entries: map[string]*sharedCache{}}
 }
 
-// cacheKey identifies the settings that shape a cache.
-func cacheKey(cfg *Config) string {
-	return fmt.Sprintf("%s|%s|%s|%d|%#v", cfg.AuthType, cfg.NodeFilter, cfg.DeletedPodGracePeriod, cfg.ReplicaSetCacheSize, cfg.Extract)
-}
-
-func settingsOf(cfg *Config) cacheSettings {
-	return cacheSettings{
-		extract:     cfg.Extract,
-		nodeFilter:  cfg.NodeFilter,
-		gracePeriod: cfg.DeletedPodGracePeriod,
-		needNodes:   cfg.needsNodes(),
-		needNSs:     cfg.needsNamespaces(),
+// cacheSettings returns what shapes the cache cfg needs.
+func cacheSettings(cfg *Config) kubemeta.Settings {
+	keys := func(labels []LabelConfig) []string {
+		var out []string
+		for _, l := range labels {
+			out = append(out, l.Key)
+		}
+		return out
+	}
+	e := cfg.Extract
+	return kubemeta.Settings{
+		NodeFilter:            cfg.NodeFilter,
+		DeletedPodGracePeriod: cfg.DeletedPodGracePeriod,
+		Workload:              e.Workload,
+		ReplicaSetCacheSize:   cfg.ReplicaSetCacheSize,
+		PodStartTime:          e.PodStartTime,
+		NodeTopology:          e.NodeTopology,
+		PodLabels:             keys(e.PodLabels),
+		NodeLabels:            keys(e.NodeLabels),
+		NamespaceLabels:       keys(e.NamespaceLabels),
 	}
 }
 
@@ -48,7 +58,8 @@ func settingsOf(cfg *Config) cacheSettings {
 // API errors of a shared cache are counted by apiErrors of the instance
 // that started it.
 func (r *cacheRegistry) acquire(cfg *Config, logger *zap.Logger, apiErrors metric.Int64Counter) (*sharedCache, error) {
-	key := cacheKey(cfg)
+	settings := cacheSettings(cfg)
+	key := fmt.Sprintf("%s|%#v", cfg.AuthType, settings)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e, ok := r.entries[key]; ok {
@@ -59,11 +70,11 @@ func (r *cacheRegistry) acquire(cfg *Config, logger *zap.Logger, apiErrors metri
 	if err != nil {
 		return nil, err
 	}
-	runner, err := startCache(settingsOf(cfg), clients, cfg.ReplicaSetCacheSize, newAPIErrorReporter(logger, apiErrors))
+	c, err := kubemeta.Start(settings, clients, logger, apiErrors)
 	if err != nil {
 		return nil, err
 	}
-	e := &sharedCache{key: key, refs: 1, runner: runner}
+	e := &sharedCache{key: key, refs: 1, cache: c}
 	r.entries[key] = e
 	return e, nil
 }
@@ -78,6 +89,6 @@ func (r *cacheRegistry) release(e *sharedCache) {
 	}
 	r.mu.Unlock()
 	if last {
-		e.runner.stop()
+		e.cache.Stop()
 	}
 }

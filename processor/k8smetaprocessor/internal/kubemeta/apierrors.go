@@ -1,4 +1,4 @@
-package k8smetaprocessor
+package kubemeta
 
 import (
 	"context"
