@@ -18,12 +18,9 @@ import (
 func TestBackendOutage(t *testing.T) {
 	t.Parallel()
 	outage := outageLength(t, time.Minute, 5*time.Minute)
-	b := startBackend(t)
-	ts := startTargets(t, 4, 10)
-	dir := t.TempDir()
-	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs()})
+	sc := startScenario(t, backendOptions{}, 4, 10, collectorSpec{})
+	b, ts, c := sc.b, sc.ts, sc.c
 
-	b.waitFirstDelivery(t, ts)
 	b.set(t, faultproxy.Refuse())
 	runFor(t, c, outage)
 	b.set(t, faultproxy.Pass())

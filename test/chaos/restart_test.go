@@ -17,18 +17,19 @@ import (
 func restartRun(t *testing.T, spec collectorSpec, lost func(killedAt time.Time, m missingScrape) bool) (tally, time.Time, *backend) {
 	t.Helper()
 	outage := outageLength(t, time.Minute, 5*time.Minute)
-	b := startBackend(t)
-	ts := startTargets(t, 4, 10)
-	dir := t.TempDir()
-	spec.Targets = ts.Addrs()
-	c1 := startCollector(t, dir, b.ampEndpoint(), dir, spec)
-	b.waitFirstDelivery(t, ts)
+	sc := startScenario(t, backendOptions{}, 4, 10, spec)
+	b, ts, c1 := sc.b, sc.ts, sc.c
 	b.set(t, faultproxy.Refuse())
 	runFor(t, c1, outage/2)
 	killedAt := time.Now()
 	c1.kill()
 	t.Logf("%s collector killed (SIGKILL)", killedAt.Format("15:04:05.000"))
-	c2 := startCollector(t, dir, b.ampEndpoint(), dir, spec)
+	c2 := sc.restart(t)
+	if !spec.Upstream {
+		queued := queuedAtStart(t, c2)
+		t.Logf("restarted with %d requests queued", queued)
+		require.Positive(t, queued, "the kill left nothing queued: the outage did not reach the queue")
+	}
 	runFor(t, c2, outage/2)
 	b.set(t, faultproxy.Pass())
 	runFor(t, c2, 5*time.Second)
@@ -42,7 +43,7 @@ func restartRun(t *testing.T, spec collectorSpec, lost func(killedAt time.Time, 
 }
 
 // TestRestartDuringOutage is scenario 2 with the shipped configuration:
-// nothing that reached the collector's write-ahead log is lost. What a
+// nothing that reached the remote_write_delivery queue is lost. What a
 // SIGKILL can take is only what was still in memory: the scrapes younger
 // than inMemoryWindow at the kill.
 func TestRestartDuringOutage(t *testing.T) {
@@ -57,15 +58,16 @@ func TestRestartDuringOutage(t *testing.T) {
 	b.requireClean(t)
 }
 
-// TestKnownIssueNoPersistentQueue documents upstream: without `wal:` the
-// remote-write exporter keeps its queue in memory only (it exposes no
-// sending_queue storage, contrib #39080), so a SIGKILL during an outage
-// loses everything scraped since the outage began. It asserts the loss: if
-// it ever fails, upstream persists its queue and docs/reliability.md needs
-// a look.
+// TestKnownIssueNoPersistentQueue documents upstream: configured as
+// upstream documents it (auth: sigv4auth, no `wal:`, no
+// remote_write_delivery) the remote-write exporter keeps its queue in
+// memory only (it exposes no sending_queue storage, contrib #39080), so a
+// SIGKILL during an outage loses everything scraped since the outage
+// began. It asserts the loss: if it ever fails, upstream persists its
+// queue and docs/reliability.md needs a look.
 func TestKnownIssueNoPersistentQueue(t *testing.T) {
 	t.Parallel()
-	spec := collectorSpec{Exporter: map[string]any{"wal": nil}}
+	spec := collectorSpec{Upstream: true}
 	tl, killedAt, _ := restartRun(t, spec, func(time.Time, missingScrape) bool { return true })
 	var older int
 	for _, m := range tl.Missing {
@@ -73,13 +75,13 @@ func TestKnownIssueNoPersistentQueue(t *testing.T) {
 			older++
 		}
 	}
-	t.Logf("without wal: %d scrapes lost that were older than %s at the kill", older, inMemoryWindow)
+	t.Logf("upstream without wal: %d scrapes lost that were older than %s at the kill", older, inMemoryWindow)
 	require.Positive(t, older, "upstream kept data across a SIGKILL without the WAL: revisit docs/reliability.md")
 }
 
 // inMemoryWindow bounds what a SIGKILL may take: the shipped batch
 // processor's timeout (1s), one scrape interval (1s) and the time to
-// append to the write-ahead log, with room for a loaded CI machine.
+// append to the queue, with room for a loaded CI machine.
 const inMemoryWindow = 4 * time.Second
 
 // inKillWindow reports whether m was served within inMemoryWindow before
