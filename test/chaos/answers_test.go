@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
@@ -139,7 +140,7 @@ func TestKnownIssueWALResendsRejected(t *testing.T) {
 // and the exporter never sees a failure (upstream's per-request error line
 // is absent). What the faults refused is lost by design; what is scraped
 // after them is delivered, and Prometheus rejected nothing. 401 and 403 are
-// not permanent: remote_write_delivery keeps those requests.
+// not permanent: TestRefusedCredentials.
 func TestPermanentAnswers(t *testing.T) {
 	t.Parallel()
 	sc := startScenario(t, backendOptions{}, 2, 5, collectorSpec{})
@@ -197,6 +198,60 @@ func TestPermanentAnswers(t *testing.T) {
 	}
 	t.Logf("whole run: %s; the %d scrapes served after the faults all stored", tl, checked)
 	require.Positive(t, checked, "no scrape served after the faults was checked")
+	b.requireClean(t)
+	require.True(t, c.running())
+}
+
+// TestRefusedCredentials is 403 for a while, then valid credentials: the
+// workspace stops accepting the collector's credentials (the stand-in
+// knows another access key only, and answers 403 "The security token
+// included in the request is invalid", as AMP does before an IAM change
+// reaches it) for 45 s, longer than the shipped
+// retry::credentials_interval (30 s), then accepts them again, with no
+// restart. Meanwhile remote_write_delivery keeps every request: it retries
+// the oldest every credentials_interval (each attempt counted as
+// otelcol_remote_write_retried_requests{reason="credentials"}, one per 403
+// the stand-in answered), drops nothing, and logs the refusal once (per
+// log_interval) with a hint naming the access key id and the signing
+// region. Once the credentials are valid everything is delivered: nothing
+// lost, nothing stored twice, Prometheus rejects nothing.
+func TestRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	sc := startScenario(t, backendOptions{}, 4, 10, collectorSpec{})
+	b, ts, c := sc.b, sc.ts, sc.c
+
+	const refusal = 45 * time.Second
+	other := aws.Credentials{AccessKeyID: "AKIDCHAOSOTHERKEY001", SecretAccessKey: "chaos-other-secret"}
+	require.NoError(t, b.standin.SetCredentials(other))
+	t.Logf("%s stand-in accepts another access key only", time.Now().Format("15:04:05.000"))
+	var queued float64
+	for end := time.Now().Add(refusal); time.Now().Before(end); {
+		runFor(t, c, time.Second)
+		queued = max(queued, collectorMetric(t, c, "otelcol_remote_write_queue_requests"))
+	}
+	require.NoError(t, b.standin.SetCredentials(collectorCredentials))
+	t.Logf("%s stand-in accepts the collector's credentials again", time.Now().Format("15:04:05.000"))
+
+	s := snapshot(ts)
+	tl := b.waitDelivered(t, s, 2*time.Minute, nil)
+	// No 403 after the change: both counts are final.
+	refused := b.standin.Stats().Rejected["unknown_access_key"]
+	retried := collectorMetric(t, c, "otelcol_remote_write_retried_requests", "reason", "credentials")
+	dropped := collectorMetric(t, c, "otelcol_remote_write_dropped_requests")
+	lines := c.logLines("refuses the credentials")
+	t.Logf("403 for %s, then valid credentials: %s; stand-in refused %d attempts, collector retried %.0f (credentials), up to %.0f requests queued, %.0f dropped, %d log lines",
+		refusal, tl, refused, retried, queued, dropped, len(lines))
+	require.Positive(t, refused, "the stand-in refused nothing")
+	require.EqualValues(t, refused, retried, "every 403 is a retry for credentials")
+	require.Greater(t, queued, 5.0, "requests did not wait in the queue")
+	require.Zero(t, dropped, "requests dropped")
+	require.Len(t, lines, 1, "one cause, logged once per log_interval")
+	for _, want := range []string{"access key id " + testAccessKeyID, `signed for region \"` + testRegion + `\", service \"aps\"`, "aps:RemoteWrite"} {
+		require.Contains(t, lines[0], want, "the 403 hint names what to check")
+	}
+	require.Empty(t, tl.Missing, "scrapes not (fully) stored: %s", tl.summarize(10))
+	require.Zero(t, tl.Duplicates)
+	require.Zero(t, tl.Unknown)
 	b.requireClean(t)
 	require.True(t, c.running())
 }

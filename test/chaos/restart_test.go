@@ -3,6 +3,7 @@
 package chaos
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -88,4 +89,62 @@ const inMemoryWindow = 4 * time.Second
 // killedAt (or during the kill itself).
 func inKillWindow(killedAt time.Time, m missingScrape) bool {
 	return !m.At.Before(killedAt.Add(-inMemoryWindow)) && !m.At.After(killedAt.Add(time.Second))
+}
+
+// TestKillLoop is the kill loop: the collector is SIGKILLed every 3–5 s,
+// ten times, and restarted each time on the same storage directory, first
+// while it delivers, then through a backend outage, then through the
+// outage's recovery (a backend slowed to 700 ms per request, so that kills
+// land while the queue drains, with a request in flight). Every scrape is
+// stored exactly once, except those younger than inMemoryWindow at a kill
+// (what a SIGKILL can take before the queue); Prometheus rejects nothing
+// (a request re-sent after a kill is identical, so it is no duplicate);
+// and the backend sees at most one repeated request per kill (the one in
+// flight, plus one cut by the outage's start): the read position survives
+// every kill.
+func TestKillLoop(t *testing.T) {
+	t.Parallel()
+	sc := startScenario(t, backendOptions{}, 4, 10, collectorSpec{})
+	b, ts, c := sc.b, sc.ts, sc.c
+	const kills = 10
+	faults := map[int]faultproxy.Fault{2: faultproxy.Refuse(), 6: faultproxy.Delay(700 * time.Millisecond)}
+	var killedAt []time.Time
+	var queued []int64
+	for i := range kills {
+		if f, ok := faults[i]; ok {
+			b.set(t, f)
+		}
+		// 3 to 5.1 s, so that the kills meet the pipeline at different
+		// moments of its batches and deliveries.
+		runFor(t, c, 3*time.Second+time.Duration(i%4)*700*time.Millisecond)
+		killedAt = append(killedAt, time.Now())
+		c.kill()
+		c = sc.restart(t)
+		queued = append(queued, queuedAtStart(t, c))
+	}
+	t.Logf("%d kills; requests queued at each restart: %v", kills, queued)
+	b.set(t, faultproxy.Pass())
+	runFor(t, c, 5*time.Second)
+
+	s := snapshot(ts)
+	inAnyKillWindow := func(m missingScrape) bool {
+		for _, k := range killedAt {
+			if inKillWindow(k, m) {
+				return true
+			}
+		}
+		return false
+	}
+	tl := b.waitDelivered(t, s, 2*time.Minute, inAnyKillWindow)
+	st := b.fault.Stats()
+	t.Logf("kill loop: %s; the backend saw %d requests, %d of them repeats", tl, st.Requests, st.Repeats)
+	for _, m := range tl.Missing {
+		require.True(t, inAnyKillWindow(m), "scrape %s was lost although it was served more than %s before any kill", m, inMemoryWindow)
+	}
+	require.Zero(t, tl.Duplicates)
+	require.Zero(t, tl.Unknown)
+	require.LessOrEqual(t, st.Repeats, int64(kills+1), "more requests re-sent than kills: the read position was lost")
+	require.Positive(t, slices.Max(queued), "no restart found anything queued: the kills missed the outage")
+	b.requireClean(t)
+	require.True(t, c.running())
 }
