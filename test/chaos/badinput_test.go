@@ -64,8 +64,6 @@ func badTargets(t *testing.T) (addr string, paths []string) {
 // the healthy targets must lose nothing.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	b := startBackend(t)
-	ts := startTargets(t, 2, 5)
 	addr, paths := badTargets(t)
 	var jobs []map[string]any
 	for _, p := range paths {
@@ -75,9 +73,8 @@ func TestBadInput(t *testing.T) {
 			"static_configs": []map[string]any{{"targets": []string{addr}}},
 		})
 	}
-	dir := t.TempDir()
-	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs(), ExtraScrapeConfigs: jobs})
-	b.waitFirstDelivery(t, ts)
+	sc := startScenario(t, backendOptions{}, 2, 5, collectorSpec{ExtraScrapeConfigs: jobs})
+	b, ts, c := sc.b, sc.ts, sc.c
 	runFor(t, c, 15*time.Second)
 	s := snapshot(ts)
 	tl := b.waitDelivered(t, s, time.Minute, nil)

@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,11 +104,25 @@ func freePort(t testing.TB) int {
 // shipped receiver config into the suite's own scrape config.
 var scrapeLimitKeys = []string{"label_value_length_limit", "label_name_length_limit", "label_limit", "body_size_limit", "sample_limit"}
 
-// shippedWithLimits returns the sections of configs/<name> this suite exercises:
-// the remote-write exporter, the memory_limiter and batch processors and
-// the sigv4auth extension, exactly as the distribution ships them, and the
-// receiver's global scrape limits.
-func shippedWithLimits(t testing.TB, name string) (exporter, memoryLimiter, batch, sigv4, limits map[string]any) {
+// shippedSections are the parts of a shipped configuration the suite runs
+// exactly as the distribution ships them.
+type shippedSections struct {
+	// Exporter is the remote-write exporter.
+	Exporter map[string]any
+	// MemoryLimiter and Batch are the processors.
+	MemoryLimiter, Batch map[string]any
+	// Sigv4 and Delivery are the sigv4auth and remote_write_delivery
+	// extensions.
+	Sigv4, Delivery map[string]any
+	// Receiver holds the Prometheus receiver's own settings (such as
+	// discovery_reload_on_startup), without its Prometheus configuration.
+	Receiver map[string]any
+	// Limits are the receiver's global scrape limits (scrapeLimitKeys).
+	Limits map[string]any
+}
+
+// shipped reads the sections of configs/<name> the suite exercises.
+func shipped(t testing.TB, name string) shippedSections {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", name))
 	require.NoError(t, err)
@@ -115,38 +131,35 @@ func shippedWithLimits(t testing.TB, name string) (exporter, memoryLimiter, batc
 		Exporters  map[string]map[string]any `yaml:"exporters"`
 		Extensions map[string]map[string]any `yaml:"extensions"`
 		Receivers  struct {
-			Prometheus struct {
-				Config struct {
-					Global map[string]any `yaml:"global"`
-				} `yaml:"config"`
-			} `yaml:"prometheus"`
+			Prometheus map[string]any `yaml:"prometheus"`
 		} `yaml:"receivers"`
 	}
 	require.NoError(t, yaml.Unmarshal(raw, &cfg))
-	exporter = cfg.Exporters["prometheus_remote_write"]
-	require.NotNil(t, exporter, "configs/%s has no prometheus_remote_write exporter", name)
-	limits = map[string]any{}
+	sec := shippedSections{
+		Exporter:      cfg.Exporters["prometheus_remote_write"],
+		MemoryLimiter: cfg.Processors["memory_limiter"],
+		Batch:         cfg.Processors["batch"],
+		Sigv4:         cfg.Extensions["sigv4auth"],
+		Delivery:      cfg.Extensions[deliveryID],
+		Receiver:      maps.Clone(cfg.Receivers.Prometheus),
+		Limits:        map[string]any{},
+	}
+	require.NotNil(t, sec.Exporter, "configs/%s has no prometheus_remote_write exporter", name)
+	require.NotNil(t, sec.Delivery, "configs/%s has no %s extension", name, deliveryID)
+	promCfg, _ := sec.Receiver["config"].(map[string]any)
+	global, _ := promCfg["global"].(map[string]any)
 	for _, k := range scrapeLimitKeys {
-		if v, ok := cfg.Receivers.Prometheus.Config.Global[k]; ok {
-			limits[k] = v
+		if v, ok := global[k]; ok {
+			sec.Limits[k] = v
 		}
 	}
-	return exporter, cfg.Processors["memory_limiter"], cfg.Processors["batch"], cfg.Extensions["sigv4auth"], limits
+	delete(sec.Receiver, "config")
+	return sec
 }
 
-// shippedExtension returns the settings of extension id in configs/<name>.
-func shippedExtension(t testing.TB, name, id string) map[string]any {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", name))
-	require.NoError(t, err)
-	var cfg struct {
-		Extensions map[string]map[string]any `yaml:"extensions"`
-	}
-	require.NoError(t, yaml.Unmarshal(raw, &cfg))
-	ext, ok := cfg.Extensions[id]
-	require.True(t, ok, "configs/%s has no %s extension", name, id)
-	return ext
-}
+// deliveryID is the shipped remote_write_delivery extension's ID; its queue
+// lives in <storage directory>/<deliveryID>.
+const deliveryID = "remote_write_delivery"
 
 // collectorSpec is what one collector run is given.
 type collectorSpec struct {
@@ -156,6 +169,13 @@ type collectorSpec struct {
 	ScrapeInterval time.Duration
 	// Exporter overrides keys of the shipped exporter (nil value: delete).
 	Exporter map[string]any
+	// Delivery overrides keys of the shipped remote_write_delivery
+	// extension (nil value: delete).
+	Delivery map[string]any
+	// Upstream runs the exporter as upstream documents it, without
+	// remote_write_delivery: signed by sigv4auth directly (auth: sigv4auth);
+	// Exporter adds `wal:` and retries where a test needs them.
+	Upstream bool
 	// Processors is the pipeline's processors; nil means memory_limiter, batch.
 	Processors []string
 	// ExtraProcessors are added to the processors section (e.g. k8smeta).
@@ -166,6 +186,11 @@ type collectorSpec struct {
 	FeatureGates string
 	// Env holds extra NAME=value entries.
 	Env []string
+	// TmpfsStorage, when set (a tmpfs size such as "6m"), runs the
+	// collector in a private mount namespace with a tmpfs of that size
+	// mounted over its storage directory: a small volume of its own, gone
+	// with the process.
+	TmpfsStorage string
 }
 
 // collector is one run of bin/otelcol-eks.
@@ -177,23 +202,43 @@ type collector struct {
 	metricsURL string
 }
 
+// overridden returns a copy of base with overrides applied (a nil value
+// deletes the key).
+func overridden(base, overrides map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range overrides {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // writeConfig composes the collector config for spec from the shipped
 // sections and returns its path and the telemetry and health ports.
 func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, healthPort, metricsPort int) {
 	t.Helper()
-	exp, ml, batch, sigv4, limits := shippedWithLimits(t, "daemonset.yaml")
-	// The exporter names it in `middlewares`; its settings are the shipped ones.
-	answers := shippedExtension(t, "daemonset.yaml", "remote_write_answers")
-	exporter := map[string]any{}
-	for k, v := range exp {
-		exporter[k] = v
+	healthPort, metricsPort = freePort(t), freePort(t)
+	sec := shipped(t, "daemonset.yaml")
+	exporter := overridden(sec.Exporter, spec.Exporter)
+	extensions := map[string]any{
+		"sigv4auth":    sec.Sigv4,
+		"health_check": map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
 	}
-	for k, v := range spec.Exporter {
-		if v == nil {
-			delete(exporter, k)
-			continue
-		}
-		exporter[k] = v
+	enabled := []string{"health_check", "sigv4auth"}
+	if spec.Upstream {
+		exporter["auth"] = map[string]any{"authenticator": "sigv4auth"}
+	} else {
+		// The exporter names the queue as its authenticator, and the queue
+		// names sigv4auth; its settings are the shipped ones.
+		require.Equal(t, map[string]any{"authenticator": deliveryID}, sec.Exporter["auth"], "configs/daemonset.yaml: the exporter's authenticator")
+		extensions[deliveryID] = overridden(sec.Delivery, spec.Delivery)
+		enabled = append(enabled, deliveryID)
 	}
 	interval := spec.ScrapeInterval
 	if interval == 0 {
@@ -206,7 +251,7 @@ func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, hea
 		"static_configs":  []map[string]any{{"targets": spec.Targets}},
 	}}
 	scrapeConfigs = append(scrapeConfigs, spec.ExtraScrapeConfigs...)
-	processors := map[string]any{"memory_limiter": ml, "batch": batch}
+	processors := map[string]any{"memory_limiter": sec.MemoryLimiter, "batch": sec.Batch}
 	for k, v := range spec.ExtraProcessors {
 		processors[k] = v
 	}
@@ -215,24 +260,16 @@ func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, hea
 		pipeline = []string{"memory_limiter", "batch"}
 	}
 	global := map[string]any{"scrape_interval": interval.String()}
-	for k, v := range limits {
-		global[k] = v
-	}
-	healthPort, metricsPort = freePort(t), freePort(t)
+	maps.Copy(global, sec.Limits)
+	receiver := maps.Clone(sec.Receiver)
+	receiver["config"] = map[string]any{"global": global, "scrape_configs": scrapeConfigs}
 	cfg := map[string]any{
-		"receivers": map[string]any{"prometheus": map[string]any{"config": map[string]any{
-			"global":         global,
-			"scrape_configs": scrapeConfigs,
-		}}},
+		"receivers":  map[string]any{"prometheus": receiver},
 		"processors": processors,
 		"exporters":  map[string]any{"prometheus_remote_write": exporter},
-		"extensions": map[string]any{
-			"sigv4auth":            sigv4,
-			"remote_write_answers": answers,
-			"health_check":         map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)},
-		},
+		"extensions": extensions,
 		"service": map[string]any{
-			"extensions": []string{"health_check", "sigv4auth", "remote_write_answers"},
+			"extensions": enabled,
 			"telemetry": map[string]any{
 				"logs": map[string]any{"level": "info"},
 				"metrics": map[string]any{"readers": []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{
@@ -281,8 +318,18 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 		"AMP_ENDPOINT=" + ampEndpoint,
 		"OTELCOL_STORAGE_DIR=" + storageDir,
 	}, spec.Env...)
+	path := collectorBinary(t)
+	if spec.TmpfsStorage != "" {
+		// unshare(1) gives the shell a mount namespace of its own; the
+		// shell mounts the tmpfs, then becomes the collector (same pid, so
+		// signals and the death signal reach it).
+		args = append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+			`mount -t tmpfs -o "size=$1" otelcol-storage "$2" && shift 2 && exec "$@"`,
+			"sh", spec.TmpfsStorage, storageDir, path}, args...)
+		path = "/usr/bin/unshare"
+	}
 	p, err := childproc.Start(childproc.Config{
-		Name: "collector", Path: collectorBinary(t), Args: args, Env: env, Output: c.log,
+		Name: "collector", Path: path, Args: args, Env: env, Output: c.log,
 	})
 	require.NoError(t, err)
 	c.Process = p
@@ -351,6 +398,42 @@ func (c *collector) metrics() (map[string]float64, error) {
 	return scrapeSums(c.metricsURL)
 }
 
+// metric reads family from the collector's own telemetry, summed over the
+// series whose labels match labelPairs (name, value, ...); a counter is
+// read with or without the _total suffix. A family not exposed (yet) is 0.
+func (c *collector) metric(family string, labelPairs ...string) (float64, error) {
+	fams, err := scrapeFamilies(c.metricsURL)
+	if err != nil {
+		return 0, err
+	}
+	var v float64
+	for _, name := range []string{family, family + "_total"} {
+		for _, m := range fams[name].GetMetric() {
+			if hasLabels(m, labelPairs) {
+				v += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+			}
+		}
+	}
+	return v, nil
+}
+
+// hasLabels reports whether m has every (name, value) of pairs.
+func hasLabels(m *dto.Metric, pairs []string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		found := false
+		for _, l := range m.GetLabel() {
+			if l.GetName() == pairs[i] && l.GetValue() == pairs[i+1] {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // scrapeSums fetches a Prometheus text exposition and sums each family.
 func scrapeSums(url string) (map[string]float64, error) {
 	families, err := scrapeFamilies(url)
@@ -385,6 +468,19 @@ func scrapeFamilies(url string) (map[string]*dto.MetricFamily, error) {
 		return nil, fmt.Errorf("cannot parse %s: %w", url, err)
 	}
 	return fams, nil
+}
+
+// queuedAtStart is what the queue held when c opened it, from its log
+// ("remote-write queue opened").
+func queuedAtStart(t testing.TB, c *collector) int64 {
+	t.Helper()
+	lines := c.logLines("remote-write queue opened")
+	require.Len(t, lines, 1, "the queue's opening is logged once")
+	m := regexp.MustCompile(`"queued_requests": ([0-9]+)`).FindStringSubmatch(lines[0])
+	require.NotNil(t, m, "no queued_requests in %q", lines[0])
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	require.NoError(t, err)
+	return n
 }
 
 // logCount counts the collector log lines containing every one of subs.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -45,27 +46,58 @@ func outageLength(t testing.TB, ci, long time.Duration) time.Duration {
 // AMP's limit on a remote-write request; larger requests are answered 413.
 const ampMaxDecodedBytes = 1 << 20
 
-// backend is the receiving side: fault proxy -> AMP stand-in -> Prometheus.
+// backend is the receiving side: fault proxy -> AMP stand-in -> Prometheus,
+// or AMP stand-in -> fault proxy -> Prometheus (backendOptions).
 type backend struct {
 	prom    *promserver.Server
 	standin *ampstandin.Proxy
 	fault   *faultproxy.Proxy
+	// front is the base URL the collector sends to.
+	front string
 }
 
-// startBackend starts Prometheus, the stand-in and the fault proxy, all
-// stopped when t ends.
-func startBackend(t testing.TB) *backend {
+// backendOptions vary the receiving side; the zero value is AMP as the
+// collector meets it.
+type backendOptions struct {
+	// MaxSkew is how old a signature the stand-in accepts; 0 means AWS's
+	// 5 minutes.
+	MaxSkew time.Duration
+	// FaultBehindStandin puts the fault proxy between the stand-in and
+	// Prometheus: the stand-in then verifies the signature of every
+	// attempt, those a fault answers included (an outage answers 502).
+	FaultBehindStandin bool
+	// Credentials are the only ones the stand-in accepts until
+	// standin.SetCredentials; zero means the collector's.
+	Credentials aws.Credentials
+}
+
+// collectorCredentials are the credentials every collector of the suite
+// signs with.
+var collectorCredentials = aws.Credentials{AccessKeyID: testAccessKeyID, SecretAccessKey: testSecretKey, SessionToken: testSessionToken}
+
+// startBackendWith starts Prometheus, the stand-in and the fault proxy as
+// opts says, all stopped when t ends.
+func startBackendWith(t testing.TB, opts backendOptions) *backend {
 	t.Helper()
 	promLog := newCapture("prometheus " + t.Name())
 	prom := promserver.StartForTest(t, promserver.Options{Output: promLog})
+	b := &backend{prom: prom}
+	standinUpstream := prom.RemoteWriteURL()
+	if opts.FaultBehindStandin {
+		b.fault = startFaultProxy(t, prom.URL())
+		standinUpstream = b.fault.URL() + ampstandin.PrometheusWritePathSuffix
+	}
+	creds := opts.Credentials
+	if creds == (aws.Credentials{}) {
+		creds = collectorCredentials
+	}
 	standinLog := newCapture("standin " + t.Name())
 	standin, err := ampstandin.New(ampstandin.Config{
-		Upstream: prom.RemoteWriteURL(),
-		Credentials: aws.Credentials{
-			AccessKeyID: testAccessKeyID, SecretAccessKey: testSecretKey, SessionToken: testSessionToken,
-		},
-		Region: testRegion,
-		Logger: slog.New(slog.NewTextHandler(standinLog, nil)),
+		Upstream:    standinUpstream,
+		Credentials: creds,
+		Region:      testRegion,
+		MaxSkew:     opts.MaxSkew,
+		Logger:      slog.New(slog.NewTextHandler(standinLog, nil)),
 	})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,16 +105,29 @@ func startBackend(t testing.TB) *backend {
 	srv := &http.Server{Handler: standin, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	fp, err := faultproxy.Start(faultproxy.Config{Upstream: "http://" + ln.Addr().String(), MaxDecodedBytes: ampMaxDecodedBytes})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = fp.Close() })
-	return &backend{prom: prom, standin: standin, fault: fp}
+	b.standin = standin
+	b.front = "http://" + ln.Addr().String()
+	if !opts.FaultBehindStandin {
+		b.fault = startFaultProxy(t, b.front)
+		b.front = b.fault.URL()
+	}
+	return b
 }
 
-// ampEndpoint is the workspace URL the collector is given (through the
-// fault proxy), ending in '/' as AMP's console shows it.
+// startFaultProxy starts a fault proxy in front of upstream, closed when t
+// ends.
+func startFaultProxy(t testing.TB, upstream string) *faultproxy.Proxy {
+	t.Helper()
+	fp, err := faultproxy.Start(faultproxy.Config{Upstream: upstream, MaxDecodedBytes: ampMaxDecodedBytes})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = fp.Close() })
+	return fp
+}
+
+// ampEndpoint is the workspace URL the collector is given, ending in '/'
+// as AMP's console shows it.
 func (b *backend) ampEndpoint() string {
-	return b.fault.URL() + "/workspaces/" + testWorkspace + "/"
+	return b.front + "/workspaces/" + testWorkspace + "/"
 }
 
 func (b *backend) set(t testing.TB, f faultproxy.Fault) {
@@ -204,6 +249,12 @@ type tally struct {
 	Duplicates, Unknown int64
 }
 
+// scrapeKey names one scrape of one synthetic target.
+type scrapeKey struct {
+	pod string
+	seq int64
+}
+
 type missingScrape struct {
 	Pod           string
 	Seq           int64
@@ -224,11 +275,7 @@ func (tl tally) String() string {
 // Samples stored from scrapes after the snapshot are ignored.
 func compare(s served, stored model.Matrix) tally {
 	tl := tally{Served: s.samples()}
-	type key struct {
-		pod string
-		seq int64
-	}
-	found := map[key]int{}
+	found := map[scrapeKey]int{}
 	last := map[string]int64{}
 	for pod, scrapes := range s.byPod {
 		if len(scrapes) > 0 {
@@ -254,14 +301,14 @@ func compare(s served, stored model.Matrix) tally {
 				continue
 			}
 			seen[seq] = true
-			found[key{pod, seq}]++
+			found[scrapeKey{pod, seq}]++
 			tl.Stored++
 		}
 	}
 	for pod, scrapes := range s.byPod {
 		for _, sc := range scrapes {
 			want := sc.LabelSets * synthtarget.SamplesPerLabelSet
-			if got := found[key{pod, sc.Seq}]; got < want {
+			if got := found[scrapeKey{pod, sc.Seq}]; got < want {
 				tl.Missing = append(tl.Missing, missingScrape{Pod: pod, Seq: sc.Seq, At: sc.At, Served: want, Found: got})
 			}
 		}
@@ -340,6 +387,47 @@ func runFor(t testing.TB, c *collector, d time.Duration) {
 		t.Fatalf("collector exited: %v\n%s", c.Err(), c.Tail(6000))
 	case <-time.After(d):
 	}
+}
+
+// scenario is one test's pipeline: synthetic targets, scraped by a
+// collector that delivers to a backend.
+type scenario struct {
+	b  *backend
+	ts *synthtarget.Set
+	// c is the collector running now.
+	c *collector
+	// dir is the test's directory (configurations, HOME); storage is the
+	// collector's storage directory, kept across restarts.
+	dir, storage string
+	spec         collectorSpec
+}
+
+// startScenario starts a backend (opts), targets × labelSets synthetic
+// targets and a collector for spec scraping them, and returns once every
+// target's first samples are stored, so that a fault starts on a pipeline
+// known to deliver. The storage directory is the test's directory, or a
+// directory in it for a tmpfs (spec.TmpfsStorage) to be mounted on.
+func startScenario(t testing.TB, opts backendOptions, targets, labelSets int, spec collectorSpec) *scenario {
+	t.Helper()
+	s := &scenario{b: startBackendWith(t, opts), ts: startTargets(t, targets, labelSets), dir: t.TempDir()}
+	s.storage = s.dir
+	if spec.TmpfsStorage != "" {
+		s.storage = filepath.Join(s.dir, "storage")
+		require.NoError(t, os.Mkdir(s.storage, 0o750))
+	}
+	spec.Targets = s.ts.Addrs()
+	s.spec = spec
+	s.restart(t)
+	s.b.waitFirstDelivery(t, s.ts)
+	return s
+}
+
+// restart starts the next collector (after a kill or a stop) on the same
+// storage directory, and waits until it is healthy.
+func (s *scenario) restart(t testing.TB) *collector {
+	t.Helper()
+	s.c = startCollector(t, s.dir, s.b.ampEndpoint(), s.storage, s.spec)
+	return s.c
 }
 
 // waitFirstDelivery waits until Prometheus holds samples of every target,

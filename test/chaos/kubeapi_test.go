@@ -77,7 +77,7 @@ func TestKubeAPIUnreachable(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
 	api := startKubeAPIServerAsync(t)
-	b := startBackend(t)
+	b := startBackendWith(t, backendOptions{})
 	ts := startTargets(t, 3, 5)
 	srv := api()
 	t.Logf("%s control plane, Prometheus and targets up", since(began))
@@ -487,11 +487,6 @@ func wrongEnrichment(l model.Metric, deployment string) string {
 	}
 	sort.Strings(wrong)
 	return strings.Join(wrong, " ")
-}
-
-type scrapeKey struct {
-	pod string
-	seq int64
 }
 
 // waitStored polls Prometheus until, for every target, some stored scrape

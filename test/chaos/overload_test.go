@@ -31,12 +31,9 @@ func memoryLimit(t testing.TB, c *collector) int64 {
 // so nothing needs counting).
 func TestSlowBackendAndOverload(t *testing.T) {
 	t.Parallel()
-	b := startBackend(t)
-	ts := startTargets(t, 4, 10)
-	dir := t.TempDir()
-	c := startCollector(t, dir, b.ampEndpoint(), dir, collectorSpec{Targets: ts.Addrs()})
+	sc := startScenario(t, backendOptions{}, 4, 10, collectorSpec{})
+	b, ts, c := sc.b, sc.ts, sc.c
 	limit := memoryLimit(t, c)
-	b.waitFirstDelivery(t, ts)
 
 	var peak int64
 	watch := func(d time.Duration) {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,7 +60,8 @@ type Config struct {
 // Proxy is the stand-in's http.Handler. It is safe for concurrent use.
 type Proxy struct {
 	upstream *url.URL
-	verifier *sigv4check.Verifier
+	// verifier is replaced whole by SetCredentials.
+	verifier atomic.Pointer[sigv4check.Verifier]
 	client   *http.Client
 	logger   *slog.Logger
 	limiter  *logLimiter
@@ -103,20 +105,34 @@ func New(cfg Config) (*Proxy, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Proxy{
+	p := &Proxy{
 		upstream: u,
-		verifier: &sigv4check.Verifier{
-			Credentials: cfg.Credentials,
-			Region:      cfg.Region,
-			Service:     cfg.Service,
-			MaxSkew:     cfg.MaxSkew,
-			Now:         cfg.Now,
-		},
-		client:  cfg.Client,
-		logger:  cfg.Logger,
-		limiter: &logLimiter{interval: cfg.LogInterval, now: now, last: map[string]logState{}},
-		stats:   newCounters(),
-	}, nil
+		client:   cfg.Client,
+		logger:   cfg.Logger,
+		limiter:  &logLimiter{interval: cfg.LogInterval, now: now, last: map[string]logState{}},
+		stats:    newCounters(),
+	}
+	p.verifier.Store(&sigv4check.Verifier{
+		Credentials: cfg.Credentials,
+		Region:      cfg.Region,
+		Service:     cfg.Service,
+		MaxSkew:     cfg.MaxSkew,
+		Now:         cfg.Now,
+	})
+	return p, nil
+}
+
+// SetCredentials makes the stand-in accept c, and only c, from the next
+// request on, as a workspace does once an IAM change reaches it (a key
+// activated, a policy granting aps:RemoteWrite attached).
+func (p *Proxy) SetCredentials(c aws.Credentials) error {
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
+		return errors.New("an access key id and a secret access key are required")
+	}
+	v := *p.verifier.Load()
+	v.Credentials = c
+	p.verifier.Store(&v)
+	return nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -145,9 +161,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) Stats() Stats { return p.stats.snapshot() }
 
 func (p *Proxy) write(w http.ResponseWriter, r *http.Request) {
-	body, rej := p.verifier.ReadBody(w, r)
+	verifier := p.verifier.Load()
+	body, rej := verifier.ReadBody(w, r)
 	if rej == nil {
-		if err := p.verifier.Verify(r, body); err != nil {
+		if err := verifier.Verify(r, body); err != nil {
 			rej = sigv4check.AsReject(err)
 		}
 	}

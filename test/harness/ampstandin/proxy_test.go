@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,15 +83,23 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(*Config) {})
+}
+
+// newEnvWith is newEnv with the stand-in's Config changed by configure.
+func newEnvWith(t *testing.T, configure func(*Config)) *env {
+	t.Helper()
 	e := &env{upstream: &fakeUpstream{status: http.StatusNoContent}, logs: &childproc.SyncBuffer{},
 		clock: &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}}
 	up := httptest.NewServer(e.upstream)
 	t.Cleanup(up.Close)
 	e.up = up
-	p, err := New(Config{
+	cfg := Config{
 		Upstream: up.URL + "/api/v1/write", Credentials: testCreds, Region: "us-west-2",
 		Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
-	})
+	}
+	configure(&cfg)
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatalf("cannot create proxy: %v", err)
 	}
@@ -299,5 +308,49 @@ func TestNewValidates(t *testing.T) {
 	f(func(c *Config) { c.Region = "" }, "region is required")
 	if _, err := New(good); err != nil {
 		t.Fatalf("good config: %v", err)
+	}
+}
+
+func TestSetCredentials(t *testing.T) {
+	e := newEnv(t)
+	next := aws.Credentials{AccessKeyID: "AKIDSTANDINNEXT", SecretAccessKey: "stand-in-next-secret"}
+	f := func(name string, creds aws.Credentials, want int) {
+		t.Helper()
+		if status, answer := e.post(t, "/workspaces/ws/api/v1/remote_write", []byte("payload"), creds); status != want {
+			t.Fatalf("%s: answer %d %q, want %d", name, status, answer, want)
+		}
+	}
+	f("a key the workspace does not know yet", next, http.StatusForbidden)
+	if err := e.proxy.SetCredentials(next); err != nil {
+		t.Fatal(err)
+	}
+	f("the same key once accepted", next, http.StatusNoContent)
+	f("the key accepted before", testCreds, http.StatusForbidden)
+	if err := e.proxy.SetCredentials(aws.Credentials{AccessKeyID: "AKIDONLY"}); err == nil {
+		t.Fatal("credentials without a secret accepted")
+	}
+	if st := e.proxy.Stats(); st.Rejected["unknown_access_key"] != 2 || st.Accepted != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestMaxSkew(t *testing.T) {
+	var lag atomic.Int64 // how far the stand-in's clock is ahead of the signer's
+	e := newEnvWith(t, func(cfg *Config) {
+		now := cfg.Now
+		cfg.MaxSkew = 15 * time.Second
+		cfg.Now = func() time.Time { return now().Add(time.Duration(lag.Load())) }
+	})
+	f := func(d time.Duration, want int) {
+		t.Helper()
+		lag.Store(int64(d))
+		if status, answer := e.post(t, "/workspaces/ws/api/v1/remote_write", []byte("payload"), testCreds); status != want {
+			t.Fatalf("signed %s ago: answer %d %q, want %d", d, status, answer, want)
+		}
+	}
+	f(14*time.Second, http.StatusNoContent)
+	f(16*time.Second, http.StatusForbidden)
+	if st := e.proxy.Stats(); st.Rejected["stale_date"] != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
