@@ -146,7 +146,7 @@ lint: ## gofmt and go vet.
 	$(GO) vet -tags $(BUILD_TAGS),e2e,e2ek8s,chaos ./...
 
 .PHONY: chaos
-chaos: build ensure-prometheus k8s-binaries ## Fault injection: outage, restart, backend answers, overload, SIGTERM, bad input, secrets (CHAOS_LONG=1: 5-minute outages).
+chaos: build ensure-prometheus k8s-binaries ## Fault injection: outages (one longer than a signature), restarts and a SIGKILL loop, backend answers, refused credentials, torn queue, full volume, overload, SIGTERM, Kubernetes API, bad input, secrets (CHAOS_LONG=1: 5-minute outages).
 	$(GO) test -tags $(BUILD_TAGS),chaos -count=1 -timeout 20m -v ./test/chaos/
 
 ## ---- Kubernetes ----

@@ -8,7 +8,10 @@ import "go.opentelemetry.io/collector/featuregate"
 var distributionFeatureGates = []string{
 	// AMP answers 429 when a workspace is throttled; without this gate the
 	// remote-write exporter v0.165.1 treats 429 as permanent and drops the
-	// batch (test/chaos TestRetryableAnswers, docs/reliability.md).
+	// batch. The shipped configurations send through remote_write_delivery,
+	// which retries 429 itself (test/chaos TestRetryableAnswers); the gate
+	// matters where the exporter sends on its own, as with upstream's `wal:`
+	// (TestKnownIssue429WithoutGate, docs/reliability.md).
 	"exporter.prometheusremotewritexporter.RetryOn429",
 }
 
