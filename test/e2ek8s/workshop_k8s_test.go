@@ -312,7 +312,7 @@ func assertSelfMetrics(t *testing.T, prom *promserver.Server) {
 	for _, q := range []string{
 		`otelcol_remote_write_queue_oldest_age{job="otelcol-eks"}`,
 		`otelcol_remote_write_answers_total{job="otelcol-eks", code="204"} > 0`,
-		`otelcol_k8smeta_associations_total{job="otelcol-eks", result="hit"} > 0`,
+		`otelcol_k8smeta_associations_total{job="otelcol-eks", result="hit", source="datapoint_labels"} > 0`,
 	} {
 		v, err := prom.WaitForQuery(queryCtx(t, changeDeadline), q, time.Second, func(v model.Vector) bool { return len(v) == 1 })
 		require.NoError(t, err, q)
