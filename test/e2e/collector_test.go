@@ -290,6 +290,7 @@ func TestCollectorDashboardAndAlerts(t *testing.T) {
 	})
 	require.NoError(t, faults.Set(faultproxy.Pass()))
 	require.True(t, w.Pods().Delete(ordersNamespace, ordersPod))
+	deleted := time.Now()
 	t.Logf("faults provoked: %+v", faults.Stats())
 
 	// Each alert fires for its fault, with the labels that say which.
@@ -297,6 +298,37 @@ func TestCollectorDashboardAndAlerts(t *testing.T) {
 	refused := waitAlert(t, prom, rules["OtelcolEksRemoteWriteRefused"], time.Minute, model.LabelSet{"reason": "bad_request", "cluster": clusterName})
 	misses := waitAlert(t, prom, rules["OtelcolEksEnrichmentMisses"], time.Minute, model.LabelSet{"cluster": clusterName})
 	t.Logf("firing: DataLost %v, Refused %v, EnrichmentMisses %v", lost, refused, misses)
+	// ... and only for its fault: each drop under its own alert, no
+	// credentials refused, no request 60s old (max_age is 10s here), the
+	// collector reporting.
+	now := time.Now()
+	require.Nil(t, matching(evalAlert(t, prom, rules["OtelcolEksRemoteWriteDataLost"], now), model.LabelSet{"reason": "bad_request"}))
+	require.Nil(t, matching(evalAlert(t, prom, rules["OtelcolEksRemoteWriteRefused"], now), model.LabelSet{"reason": "expired"}))
+	for _, name := range []string{"OtelcolEksCredentialsRefused", "OtelcolEksRemoteWriteBehind", "OtelcolEksNotReporting"} {
+		require.Empty(t, evalAlert(t, prom, rules[name], now), "%s after faults that are not its own", name)
+	}
+	// The miss ratio grew from 0 past 10 % after the pod was deleted:
+	// every half second, the alert is active exactly when it is above.
+	ratio := `sum by (cluster, instance) (rate(otelcol_k8smeta_associations_total{job="otelcol-eks", result="miss"}[10m]))
+		/ sum by (cluster, instance) (rate(otelcol_k8smeta_associations_total{job="otelcol-eks"}[10m]))`
+	below, above := 0, 0
+	for at := deleted; at.Before(now); at = at.Add(500 * time.Millisecond) {
+		r, err := prom.Query(ctx, ratio, at)
+		require.NoError(t, err)
+		active := len(evalAlert(t, prom, rules["OtelcolEksEnrichmentMisses"], at)) > 0
+		if len(r) == 0 {
+			require.False(t, active, "OtelcolEksEnrichmentMisses at %s without misses", at)
+			continue
+		}
+		require.Equal(t, float64(r[0].Value) > 0.1, active, "OtelcolEksEnrichmentMisses at %s, miss ratio %v", at, r[0].Value)
+		if active {
+			above++
+		} else {
+			below++
+		}
+	}
+	require.Positive(t, below, "no moment with a few misses, below 10 percent")
+	require.Positive(t, above)
 
 	// Every panel returns data, and the panels show each fault.
 	for _, p := range collectorPanels(t) {
