@@ -52,13 +52,29 @@ func startWorkshop(t *testing.T, opts workshop.Options) *workshop.Workshop {
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("collector log:\n%s", tail(w.CollectorLog(), 8000))
+			t.Logf("collector log:\n%s", tail(withoutScrapeFailures(w.CollectorLog()), 8000))
 			t.Logf("stand-in log:\n%s", tail(w.StandinLog(), 4000))
 			t.Logf("prometheus log:\n%s", tail(w.PrometheusLog(), 4000))
 		}
 		require.NoError(t, w.Stop())
 	})
 	return w
+}
+
+// withoutScrapeFailures leaves out the receiver's line per failed scrape
+// (one a second for a target that is down on purpose), saying how many.
+func withoutScrapeFailures(log string) string {
+	var b strings.Builder
+	left := 0
+	for _, line := range strings.SplitAfter(log, "\n") {
+		if strings.Contains(line, "Failed to scrape Prometheus endpoint") {
+			left++
+			continue
+		}
+		b.WriteString(line)
+	}
+	fmt.Fprintf(&b, "(%d lines \"Failed to scrape Prometheus endpoint\" left out)\n", left)
+	return b.String()
 }
 
 func tail(s string, n int) string {
