@@ -25,10 +25,15 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 )
 
-// rateInterval stands for Grafana's $__rate_interval: long enough at a 1s
-// scrape interval to cover a fault provoked a minute before the panels are
-// read.
-const rateInterval = "2m"
+// Values of Grafana's $__rate_interval for the collector dashboard's
+// queries: faultInterval covers every fault of a test, so that counters
+// created by a fault take the queries' `unless ... offset` branch;
+// steadyInterval is shorter than a test, so that counters that were there
+// before take their increase() branch.
+const (
+	faultInterval  = "2m"
+	steadyInterval = "20s"
+)
 
 // readPanels returns the panels of the dashboard at path (relative to the
 // repository root) with their queries as Grafana sends them: the variables
@@ -47,17 +52,19 @@ func readPanels(t *testing.T, path string, vars map[string]string) []Panel {
 }
 
 // collectorPanels returns the collector dashboard's panels for the
-// workshop's cluster and every collector.
-func collectorPanels(t *testing.T) []Panel {
+// workshop's cluster and every collector, with rateInterval as
+// $__rate_interval.
+func collectorPanels(t *testing.T, rateInterval string) []Panel {
 	t.Helper()
 	return readPanels(t, CollectorDashboardPath,
 		map[string]string{"cluster": regexp.QuoteMeta(clusterName), "instance": ".*", "__rate_interval": rateInterval})
 }
 
-// collectorPanel returns the expanded queries of the panel titled title.
+// collectorPanel returns the queries of the panel titled title, over
+// faultInterval.
 func collectorPanel(t *testing.T, title string) []string {
 	t.Helper()
-	for _, p := range collectorPanels(t) {
+	for _, p := range collectorPanels(t, faultInterval) {
 		if p.Title == title {
 			return p.Exprs
 		}
@@ -289,9 +296,32 @@ func TestCollectorDashboardAndAlerts(t *testing.T) {
 		return n > 0
 	})
 	require.NoError(t, faults.Set(faultproxy.Pass()))
+	// The pod goes once 40 scrapes found it: the first few scrapes of its
+	// series that miss are then under 10 % of the lookups of the alert's
+	// 10 minutes, the next ones above (below).
+	wait("40 scrapes of k8smeta hits", `count_over_time(otelcol_k8smeta_associations_total{job="otelcol-eks", result="hit", source="datapoint_labels"}[10m]) >= 40`, nonEmpty)
 	require.True(t, w.Pods().Delete(ordersNamespace, ordersPod))
 	deleted := time.Now()
 	t.Logf("faults provoked: %+v", faults.Stats())
+
+	// A panel shows a fault when the series of its code or reason is above
+	// zero: a line at 0 would hide it.
+	shows := func(title string, label model.LabelName, want ...string) {
+		t.Helper()
+		q := collectorPanel(t, title)[0]
+		wait(fmt.Sprintf("panel %s: %s %v above 0", title, label, want), q, func(v model.Vector) bool {
+			for _, x := range want {
+				if s := matching(v, model.LabelSet{label: model.LabelValue(x)}); s == nil || !(s.Value > 0) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	shows("Answers by code", "code", "204", "503", "400", "none")
+	shows("Retried by reason", "reason", "server_error", "connection")
+	shows("Dropped requests by reason", "reason", "bad_request", "expired")
+	shows("Associations", "result", "hit", "miss")
 
 	// Each alert fires for its fault, with the labels that say which.
 	lost := waitAlert(t, prom, rules["OtelcolEksRemoteWriteDataLost"], time.Minute, model.LabelSet{"reason": "expired", "cluster": clusterName})
@@ -312,7 +342,11 @@ func TestCollectorDashboardAndAlerts(t *testing.T) {
 	ratio := `sum by (cluster, instance) (rate(otelcol_k8smeta_associations_total{job="otelcol-eks", result="miss"}[10m]))
 		/ sum by (cluster, instance) (rate(otelcol_k8smeta_associations_total{job="otelcol-eks"}[10m]))`
 	below, above := 0, 0
+	var moments []time.Time
 	for at := deleted; at.Before(now); at = at.Add(500 * time.Millisecond) {
+		moments = append(moments, at)
+	}
+	for _, at := range append(moments, now) {
 		r, err := prom.Query(ctx, ratio, at)
 		require.NoError(t, err)
 		active := len(evalAlert(t, prom, rules["OtelcolEksEnrichmentMisses"], at)) > 0
@@ -327,36 +361,18 @@ func TestCollectorDashboardAndAlerts(t *testing.T) {
 			below++
 		}
 	}
+	t.Logf("OtelcolEksEnrichmentMisses: silent at %d moments with misses below 10 %%, active at %d above", below, above)
 	require.Positive(t, below, "no moment with a few misses, below 10 percent")
 	require.Positive(t, above)
 
-	// Every panel returns data, and the panels show each fault.
-	for _, p := range collectorPanels(t) {
+	// Every panel returns data.
+	for _, p := range collectorPanels(t, steadyInterval) {
 		for _, q := range p.Exprs {
 			wait("panel "+p.Title+": "+q, q, func(v model.Vector) bool {
 				return slices.ContainsFunc(v, func(s *model.Sample) bool { return !math.IsNaN(float64(s.Value)) })
 			})
 		}
 	}
-	// A panel shows a fault when the series of its code or reason is above
-	// zero: a line at 0 would hide it.
-	shows := func(title string, label model.LabelName, want ...string) {
-		t.Helper()
-		q := collectorPanel(t, title)[0]
-		wait(fmt.Sprintf("panel %s: %s %v above 0", title, label, want), q, func(v model.Vector) bool {
-			for _, x := range want {
-				if s := matching(v, model.LabelSet{label: model.LabelValue(x)}); s == nil || !(s.Value > 0) {
-					return false
-				}
-			}
-			return true
-		})
-	}
-	shows("Answers by code", "code", "204", "503", "400", "none")
-	shows("Retried by reason", "reason", "server_error", "connection")
-	shows("Dropped requests by reason", "reason", "bad_request", "expired")
-	shows("Associations", "result", "hit", "miss")
-
 	// Stopped, the collector reports nothing more: OtelcolEksNotReporting
 	// holds once its last samples are older than Prometheus' 5-minute
 	// lookback, as Prometheus evaluates it then.
