@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,8 +37,12 @@ var knownKinds = map[string][]string{
 	"kustomize.config.k8s.io/v1beta1": {"Kustomization"},
 }
 
-// deployManifests parses every YAML file under deploy/ (multi-document),
-// failing on a document that is not a known kind.
+// rulesDir holds Prometheus rule files (for AMP's rules API), not
+// Kubernetes objects: TestDeployRules checks them.
+const rulesDir = "rules"
+
+// deployManifests parses every YAML file under deploy/ but the rule files
+// (multi-document), failing on a document that is not a known kind.
 func deployManifests(t *testing.T) []manifest {
 	t.Helper()
 	root := filepath.Join(repoRoot(t), "deploy")
@@ -47,6 +52,9 @@ func deployManifests(t *testing.T) []manifest {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
+		if strings.HasPrefix(rel, rulesDir+string(filepath.Separator)) {
+			return nil
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -131,12 +139,37 @@ func TestDeployKustomizations(t *testing.T) {
 			require.True(t, used[m.file], "%s is in no kustomization's resources", m.file)
 		}
 	}
-	require.Len(t, dashboards, 2)
+	require.Len(t, dashboards, 3)
 	all := strings.Join(dashboards, "\n")
 	require.True(t, strings.Contains(all, `sum by(productId)(watch_orders_total{productId!="*"})`), "the Order Service Metrics dashboard's query is missing")
 	for _, label := range []string{"workload)", "nodegroup)", "zone)"} {
 		require.True(t, strings.Contains(all, ", "+label) || strings.Contains(all, "by ("+label),
 			"the cluster dashboard must group by k8smeta's %s label", strings.TrimSuffix(label, ")"))
+	}
+	require.True(t, strings.Contains(all, `otelcol_remote_write_queue_oldest_age{job="otelcol-eks"`), "the collector dashboard's queue age panel is missing")
+}
+
+// TestDeployRules: deploy/rules/ holds Prometheus rule files only, which
+// promtool (Prometheus' own loader, as AMP's rules API validates them)
+// accepts, and no kustomization lists them: they are uploaded to AMP
+// (deploy/README.md#alerting-rules), not applied to the cluster.
+func TestDeployRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	require.NoError(t, err, "promtool ships with Prometheus: apt-get install -y prometheus")
+	dir := filepath.Join(repoRoot(t), "deploy", rulesDir)
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		require.True(t, strings.HasSuffix(f, ".yaml"), "%s: deploy/rules/ holds rule files (.yaml) only", f)
+		out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
+		require.NoError(t, err, "promtool check rules %s:\n%s", f, out)
+		require.Contains(t, string(out), "SUCCESS")
+	}
+	for _, m := range deployManifests(t) {
+		for _, r := range list(m.doc, "resources") {
+			require.NotContains(t, filepath.Join(filepath.Dir(m.file), r.(string)), rulesDir, "%s lists a rule file: it is no Kubernetes object", m.file)
+		}
 	}
 }
 

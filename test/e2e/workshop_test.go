@@ -10,8 +10,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +52,29 @@ func startWorkshop(t *testing.T, opts workshop.Options) *workshop.Workshop {
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("collector log:\n%s", tail(w.CollectorLog(), 8000))
+			t.Logf("collector log:\n%s", tail(withoutScrapeFailures(w.CollectorLog()), 8000))
 			t.Logf("stand-in log:\n%s", tail(w.StandinLog(), 4000))
 			t.Logf("prometheus log:\n%s", tail(w.PrometheusLog(), 4000))
 		}
 		require.NoError(t, w.Stop())
 	})
 	return w
+}
+
+// withoutScrapeFailures leaves out the receiver's line per failed scrape
+// (one a second for a target that is down on purpose), saying how many.
+func withoutScrapeFailures(log string) string {
+	var b strings.Builder
+	left := 0
+	for _, line := range strings.SplitAfter(log, "\n") {
+		if strings.Contains(line, "Failed to scrape Prometheus endpoint") {
+			left++
+			continue
+		}
+		b.WriteString(line)
+	}
+	fmt.Fprintf(&b, "(%d lines \"Failed to scrape Prometheus endpoint\" left out)\n", left)
+	return b.String()
 }
 
 func tail(s string, n int) string {
@@ -72,10 +88,8 @@ func tail(s string, n int) string {
 // the JSON file the workshop's users import.
 func dashboardQueries(t *testing.T) map[string]string {
 	t.Helper()
-	panels, err := ReadDashboardPanels(filepath.Join("..", "..", DashboardPath))
-	require.NoError(t, err)
 	q := map[string]string{}
-	for _, p := range panels {
+	for _, p := range readPanels(t, DashboardPath, nil) {
 		require.Len(t, p.Exprs, 1, "panel %q", p.Title)
 		q[p.Title] = p.Exprs[0]
 	}
@@ -208,6 +222,17 @@ func TestDashboardQueriesMatchDemo(t *testing.T) {
 		require.True(t, strings.HasPrefix(code, "2"), "Prometheus answered %s to %d requests", code, n)
 	}
 
+	// The collector's own metrics arrive as everything else does, and a
+	// healthy run wakes nobody.
+	self, err := prom.Query(ctx, `up{job="otelcol-eks"}`, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, self, 1, "one collector")
+	require.Equal(t, model.SampleValue(1), self[0].Value)
+	for k, v := range map[model.LabelName]string{"cluster": clusterName, "account_id": accountID, "region": region} {
+		require.Equal(t, model.LabelValue(v), self[0].Metric[k], "%v", self[0].Metric)
+	}
+	requireQuiet(t, prom, alertRules(t), time.Time{})
+
 	require.NoError(t, w.StopCollector())
 	assertNoSecretInLogs(t, w, secretKey)
 	require.NotContains(t, w.CollectorLog(), "failed to send WriteRequest")
@@ -220,79 +245,170 @@ type collectorLogLine struct {
 	Reason         string `json:"reason"`
 	BackendMessage string `json:"backend_message"`
 	Hint           string `json:"hint"`
-	Dropped        int64  `json:"dropped_since_last_log"`
+	Occurrences    int64  `json:"occurrences_since_last_log"`
+	QueuedRequests int64  `json:"queued_requests"`
 }
 
-// answersLogInterval is remote_write_answers' log_interval in configs/local.yaml.
-const answersLogInterval = time.Minute
+// collectorLogLines returns the JSON lines of log whose msg is msg.
+func collectorLogLines(t *testing.T, log, msg string) []collectorLogLine {
+	t.Helper()
+	var out []collectorLogLine
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l collectorLogLine
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == msg {
+			out = append(out, l)
+		}
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
 
-// TestWrongSecretIsRejected checks that a collector signing with the wrong
-// secret gets 403s, is not retried into a storm, writes nothing, and logs
-// the rejection once per log_interval (remote_write_answers) with AMP's
-// reason and what to check: the signing region and service, the access key
-// id and where the credentials come from.
-func TestWrongSecretIsRejected(t *testing.T) {
+// remote_write_delivery's defaults, which configs/local.yaml keeps.
+const (
+	deliveryLogInterval = time.Minute      // log_interval
+	credentialsInterval = 30 * time.Second // retry::credentials_interval
+	// behindAge is how old the oldest queued request gets before the
+	// collector restarts with the right secret: past the 60s of the
+	// OtelcolEksRemoteWriteBehind alert.
+	behindAge = 70
+)
+
+// credentialsRefused is the error line of remote_write_delivery for a 401
+// or 403.
+const credentialsRefused = "remote-write backend refuses the credentials: requests stay queued (until max_age or max_size_mib) and are retried every retry::credentials_interval"
+
+// TestWrongSecretKeepsTheData checks a collector signing with the wrong
+// secret end to end: AMP (the stand-in) answers 403 and accepts nothing;
+// the collector retries about every credentials_interval, not once per
+// scrape; it logs the refusal at most once per log_interval with AMP's
+// reason and what to check (the signing region and service, the access key
+// id, where the credentials come from); its queue holds the scrapes, older
+// and older. Restarted with the right secret on the same queue directory,
+// as a pod's container is after the secret is fixed, it delivers
+// everything scraped during the refusals, in order: Prometheus holds one
+// sample per scrape of the first run. The delivered data then show the
+// refusal as the collector dashboard and the alerting rules see it.
+func TestWrongSecretKeepsTheData(t *testing.T) {
 	t.Parallel()
 	started := time.Now()
 	w := startWorkshop(t, workshop.Options{CollectorSecretAccessKey: wrongSecret})
+	prom := w.Prometheus()
+	rules := alertRules(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 
-	waitFor(t, time.Minute, "three rejected requests", func() bool {
-		return w.Standin().Stats().RejectedTotal >= 3
+	// Nothing reaches Prometheus: the one alert that can see it is
+	// OtelcolEksNotReporting, through absent().
+	notReporting := evalAlert(t, prom, rules["OtelcolEksNotReporting"], time.Time{})
+	require.Len(t, notReporting, 1, "OtelcolEksNotReporting: %v", notReporting)
+	require.Equal(t, model.Metric{"job": "otelcol-eks"}, notReporting[0].Metric)
+
+	// The queue holds the scrapes, its oldest request older and older (the
+	// collector's own telemetry endpoint says it: none of its metrics can
+	// reach Prometheus now).
+	self := func(name string, labels map[string]string) float64 {
+		v, _ := selfMetric(t, w.CollectorMetricsURL(), name, labels)
+		return v
+	}
+	waitFor(t, 3*time.Minute, fmt.Sprintf("the oldest queued request to be %ds old", behindAge), func() bool {
+		return self("otelcol_remote_write_queue_oldest_age", nil) >= behindAge
 	})
+	behind := time.Now()
+	queued := self("otelcol_remote_write_queue_requests", nil)
+	require.GreaterOrEqual(t, queued, float64(behindAge/2), "queued requests after %ds of scrapes every %s", behindAge, scrapeInterval)
+	require.Positive(t, self("otelcol_remote_write_queue_bytes", nil))
+	require.Zero(t, self("otelcol_remote_write_sent_requests", nil))
+	t.Logf("after %s: %v requests queued, %v credentials retries", time.Since(started).Round(time.Second),
+		queued, self("otelcol_remote_write_retried_requests", map[string]string{"reason": "credentials"}))
+
 	// Stopped, the collector has logged all it will, and the counters are final.
 	require.NoError(t, w.StopCollector())
+	stopped := time.Now()
+	elapsed := stopped.Sub(started)
 	scrapes := w.Orders().Scrapes()
 	st := w.Standin().Stats()
 	require.Zero(t, st.Accepted)
 	require.Equal(t, map[string]int64{"signature_mismatch": st.RejectedTotal}, st.Rejected)
 	require.Empty(t, st.Upstream, "nothing may reach Prometheus")
+	// Retried every credentials_interval (each wait drawn between half and
+	// all of it), while the orders alone were scraped every second.
+	require.GreaterOrEqual(t, st.RejectedTotal, int64(elapsed/credentialsInterval), "the request must be retried")
+	require.LessOrEqual(t, st.RejectedTotal, 1+int64(elapsed/(credentialsInterval/2)), "more attempts than one per credentials_interval/2 (%d scrapes)", scrapes)
 
-	var rejected []collectorLogLine
-	upstreamFailures := 0
-	sc := bufio.NewScanner(strings.NewReader(w.CollectorLog()))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var l collectorLogLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil {
-			continue
-		}
-		switch l.Msg {
-		case "failed to send WriteRequest to remote endpoint":
-			upstreamFailures++
-		case "remote-write request rejected for good by the backend: dropped, not re-sent":
-			rejected = append(rejected, l)
-		}
-	}
-	require.NoError(t, sc.Err())
-	// remote_write_answers answers the exporter for the dropped request, so
-	// upstream logs no failure; it logs the cause once per log_interval.
-	require.Zero(t, upstreamFailures)
-	require.NotEmpty(t, rejected)
-	require.LessOrEqual(t, len(rejected), 1+int(time.Since(started)/answersLogInterval))
-	var dropped int64
-	for _, l := range rejected {
+	log := w.CollectorLog()
+	require.NotContains(t, log, "failed to send WriteRequest", "the exporter sees the queue, never the 403")
+	refused := collectorLogLines(t, log, credentialsRefused)
+	require.NotEmpty(t, refused)
+	require.LessOrEqual(t, len(refused), 1+int(elapsed/deliveryLogInterval))
+	var occurrences int64
+	for _, l := range refused {
 		require.Equal(t, http.StatusForbidden, l.StatusCode)
-		require.Equal(t, "forbidden", l.Reason)
+		require.Equal(t, "credentials", l.Reason)
 		require.Contains(t, l.BackendMessage, "The request signature we calculated does not match")
 		require.Contains(t, l.Hint, `signed for region "`+region+`", service "aps"`)
 		require.Contains(t, l.Hint, "access key id "+accessKeyID)
 		require.Contains(t, l.Hint, "static keys from the environment")
-		dropped += l.Dropped
+		occurrences += l.Occurrences
 	}
-	require.LessOrEqual(t, dropped, st.RejectedTotal)
-	// At most one request per scrape (each scrape is one batch), plus the
-	// staleness markers the receiver sends when it stops: a 403 is not
-	// retried.
-	require.LessOrEqual(t, st.RejectedTotal, scrapes+1, "more rejected requests than scrapes (%d)", scrapes)
+	require.LessOrEqual(t, occurrences, st.RejectedTotal)
 	// The stand-in, like AMP's logs, names the reason, once per interval.
 	standinLogs := strings.Count(w.StandinLog(), "rejected remote-write request")
 	require.Equal(t, standinLogs, strings.Count(w.StandinLog(), "reason=signature_mismatch"))
 	require.Positive(t, standinLogs)
-	require.LessOrEqual(t, standinLogs, 1+int(time.Since(started)/ampstandin.DefaultLogInterval))
-
-	all, err := w.Prometheus().Query(context.Background(), `count({__name__=~".+"})`, time.Time{})
+	require.LessOrEqual(t, standinLogs, 1+int(elapsed/ampstandin.DefaultLogInterval))
+	all, err := prom.Query(ctx, `count({__name__=~".+"})`, time.Time{})
 	require.NoError(t, err)
 	require.Empty(t, all, "Prometheus holds series")
 
+	// The right secret, the same queue directory.
+	require.NoError(t, w.StartCollector(ctx, secretKey))
+	opened := collectorLogLines(t, w.CollectorLog(), "remote-write queue opened")
+	require.Len(t, opened, 2, "one line per start")
+	require.GreaterOrEqual(t, float64(opened[1].QueuedRequests), queued, "the restarted collector found the queue")
+
+	// One sample per scrape of the first run, each series in order (else
+	// Prometheus would have refused it), nothing refused on the way.
+	window := fmt.Sprintf("%ds", int(elapsed/time.Second)+5)
+	for _, q := range []string{`count_over_time(up{job="orders"}[` + window + `])`, `count_over_time(watch_orders_total{productId="*"}[` + window + `])`} {
+		var got model.Vector
+		waitFor(t, 2*time.Minute, q+" = the first run's scrapes", func() bool {
+			got, err = prom.Query(ctx, q, stopped)
+			require.NoError(t, err)
+			return len(got) == 1 && int64(got[0].Value) >= scrapes
+		})
+		require.Equal(t, float64(scrapes), float64(got[0].Value), "%s at the first run's stop", q)
+	}
+	st = w.Standin().Stats()
+	require.Equal(t, map[string]int64{"signature_mismatch": st.RejectedTotal}, st.Rejected, "no new refusal")
+	for code, n := range st.Upstream {
+		require.True(t, strings.HasPrefix(code, "2"), "Prometheus answered %s to %d requests", code, n)
+	}
+	t.Logf("delivered after the restart: %d scrapes of the refused run, %d requests accepted", scrapes, st.Accepted)
+
+	// What the delivered data say about the refused run, at the moment its
+	// oldest request was behindAge old: the alerts were active, and the
+	// dashboard shows the 403s, the credentials retries and the queue.
+	for _, name := range []string{"OtelcolEksRemoteWriteBehind", "OtelcolEksCredentialsRefused"} {
+		active := evalAlert(t, prom, rules[name], behind)
+		require.NotNil(t, matching(active, model.LabelSet{"cluster": clusterName}), "%s at %s: %v", name, behind, active)
+	}
+	panel := func(title string) model.Vector {
+		v, err := prom.Query(ctx, collectorPanel(t, title)[0], behind)
+		require.NoError(t, err)
+		return v
+	}
+	for title, want := range map[string]model.LabelSet{"Answers by code": {"code": "403"}, "Retried by reason": {"reason": "credentials"}} {
+		s := matching(panel(title), want)
+		require.True(t, s != nil && s.Value > 0, "panel %s at %s: %v, want %v above 0", title, behind, s, want)
+	}
+	age := panel("Oldest queued request")
+	require.NotEmpty(t, age)
+	require.GreaterOrEqual(t, float64(age[0].Value), float64(behindAge-scrapeInterval/time.Second-1))
+	require.NotEmpty(t, panel("Queued requests"))
+	require.Positive(t, float64(panel("Queued requests")[0].Value))
+
+	require.NoError(t, w.StopCollector())
 	assertNoSecretInLogs(t, w, secretKey, wrongSecret)
 }

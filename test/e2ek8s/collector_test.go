@@ -33,14 +33,17 @@ const (
 )
 
 // collectorConfig is deploy/deployment's spec.config, run off-cluster:
-//   - only the workshop's kubernetes-pods job, its relabelling unchanged;
-//     the kubelet jobs need a kubelet, which this test has not;
+//   - of the workshop's jobs only kubernetes-pods, its relabelling
+//     unchanged (the kubelet jobs need a kubelet, which this test has
+//     not), and the collector's own metrics (prometheus/self, unchanged
+//     but for its interval);
 //   - discovery and k8smeta authenticate with kubeconfig (the
 //     ServiceAccount's TokenRequest token) instead of the pod's
 //     in-cluster files;
 //   - a shorter scrape interval and batch timeout;
-//   - loopback ports of its own for health_check, no pprof, JSON logs, no
-//     self-metrics port (other collectors may run on this machine).
+//   - loopback ports of its own for health_check (and, through
+//     OTELCOL_METRICS_PORT, the telemetry endpoint: other collectors may
+//     run on this machine), no pprof, JSON logs.
 func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "deployment", "opentelemetrycollector.yaml"))
@@ -67,6 +70,10 @@ func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 	require.Len(t, sd, 1)
 	sd[0].(map[string]any)["kubeconfig_file"] = kubeconfig
 	prom["scrape_configs"] = []any{pods}
+	self := dig(t, cfg, "receivers", "prometheus/self", "config")["scrape_configs"].([]any)
+	require.Len(t, self, 1, "deploy/deployment's prometheus/self has one job")
+	require.Equal(t, "otelcol-eks", self[0].(map[string]any)["job_name"])
+	self[0].(map[string]any)["scrape_interval"] = scrapeInterval
 
 	k8smeta := dig(t, cfg, "processors", "k8smeta")
 	require.Equal(t, "serviceAccount", k8smeta["auth_type"])
@@ -78,7 +85,7 @@ func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 	exts["health_check"] = map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)}
 	service := dig(t, cfg, "service")
 	// The shipped list minus pprof (deleted above), so extensions the
-	// exporter needs (sigv4auth, remote_write_answers) stay.
+	// exporter needs (sigv4auth, remote_write_delivery) stay.
 	var keep []any
 	for _, e := range service["extensions"].([]any) {
 		if e != "pprof" {
@@ -86,26 +93,16 @@ func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 		}
 	}
 	service["extensions"] = keep
-	service["telemetry"] = map[string]any{
-		"logs":    map[string]any{"encoding": "json"},
-		"metrics": map[string]any{"level": "none"},
-	}
+	telemetry := dig(t, service, "telemetry")
+	require.Contains(t, telemetry, "metrics", "the shipped telemetry endpoint, which prometheus/self scrapes")
+	telemetry["logs"] = map[string]any{"encoding": "json"}
 
-	out, err := yaml.Marshal(cfg)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "collector.yaml")
-	require.NoError(t, os.WriteFile(path, out, 0o600))
-	return path
+	return workshop.WriteConfig(t, t.TempDir(), cfg)
 }
 
 func dig(t *testing.T, m map[string]any, keys ...string) map[string]any {
 	t.Helper()
-	for _, k := range keys {
-		next, ok := m[k].(map[string]any)
-		require.True(t, ok, "config has no map at %s", strings.Join(keys, "."))
-		m = next
-	}
-	return m
+	return workshop.ConfigMap(t, m, keys...)
 }
 
 // collector is a running bin/otelcol-eks.

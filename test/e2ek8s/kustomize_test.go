@@ -84,7 +84,8 @@ func TestDeployVariantsBuildAndApply(t *testing.T) {
 			"deploy/%s: spec.config changed on its way through kustomize and envsubst", variant)
 	}
 	common := []string{"ServiceAccount/otelcol-eks", "ClusterRole/otelcol-eks", "ClusterRoleBinding/otelcol-eks",
-		"ConfigMap/otelcol-eks-env", "ConfigMap/otelcol-eks-dashboard-order-service", "ConfigMap/otelcol-eks-dashboard-cluster"}
+		"ConfigMap/otelcol-eks-env", "ConfigMap/otelcol-eks-dashboard-order-service", "ConfigMap/otelcol-eks-dashboard-cluster",
+		"ConfigMap/otelcol-eks-dashboard-collector"}
 	f("", "deployment/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
 	f("deployment", "deployment/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
 	f("daemonset", "daemonset/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-metrics")...)

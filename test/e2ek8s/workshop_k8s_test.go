@@ -136,9 +136,13 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 		"EKS_CLUSTER_NAME=" + clusterName,
 		"AWS_ACCOUNT_ID=" + accountID,
 		"AMP_ENDPOINT=" + amp.URL + "/workspaces/ws-e2e-k8s/",
-		// The remote-write WAL; kept across the restart below, as the
-		// manifests' emptyDir keeps it across container restarts.
+		// The remote_write_delivery queue; kept across the restart below,
+		// as the manifests' emptyDir keeps it across container restarts.
 		"OTELCOL_STORAGE_DIR=" + filepath.Join(dir, "storage"),
+		// The collector's telemetry endpoint (prometheus/self scrapes it),
+		// and the pod name the kubelet gives a container as its hostname.
+		fmt.Sprintf("OTELCOL_METRICS_PORT=%d", freePort(t)),
+		"HOSTNAME=" + collectorPod,
 	}
 	started := time.Now()
 	col := startCollector(t, config, healthPort, env)
@@ -153,6 +157,7 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, unenriched, "series without workload, node or zone")
 	t.Logf("phase 1: all %d targets enriched %s after the collector started", len(targets), time.Since(started).Round(time.Second))
+	assertSelfMetrics(t, prom)
 
 	// 2. The Order Service dashboard's query answers what the service
 	// counted (paused, so both sides hold still).
@@ -281,6 +286,40 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	require.NoError(t, err, "unenriched orders data keeps flowing")
 	t.Logf("phase 2: unenriched data delivered %s after the restart", time.Since(restarted).Round(time.Second))
 	require.Zero(t, standin.Stats().RejectedTotal, "the stand-in rejected signatures")
+}
+
+// collectorPod is the collector's pod name: the kubelet sets it as the
+// container's HOSTNAME, which the shipped prometheus/self job makes the
+// instance of the collector's own metrics.
+const collectorPod = "otelcol-eks-collector-6c9f8d7b5-k4m2x"
+
+// assertSelfMetrics waits for the collector's own metrics, which the
+// shipped configuration scrapes (prometheus/self, job otelcol-eks) and
+// sends like everything else: one collector, instance its pod name, the
+// external labels of every series, and its delivery queue, remote-write
+// answers and k8smeta hits among them.
+func assertSelfMetrics(t *testing.T, prom *promserver.Server) {
+	t.Helper()
+	up, err := prom.WaitForQuery(queryCtx(t, changeDeadline), `up{job="otelcol-eks"}`, time.Second,
+		func(v model.Vector) bool { return len(v) > 0 })
+	require.NoError(t, err, "the collector's own metrics never arrived")
+	require.Len(t, up, 1, "one collector: %v", up)
+	want := model.LabelSet{"job": "otelcol-eks", "instance": collectorPod, "cluster": clusterName, "account_id": accountID, "region": region}
+	for k, v := range want {
+		require.Equal(t, v, up[0].Metric[k], "label %s of the collector's own metrics: %v", k, up[0].Metric)
+	}
+	require.Equal(t, model.SampleValue(1), up[0].Value)
+	for _, q := range []string{
+		`otelcol_remote_write_queue_oldest_age{job="otelcol-eks"}`,
+		`otelcol_remote_write_answers_total{job="otelcol-eks", code="204"} > 0`,
+		`otelcol_k8smeta_associations_total{job="otelcol-eks", result="hit", source="datapoint_labels"} > 0`,
+	} {
+		v, err := prom.WaitForQuery(queryCtx(t, changeDeadline), q, time.Second, func(v model.Vector) bool { return len(v) == 1 })
+		require.NoError(t, err, q)
+		for k, val := range want {
+			require.Equal(t, val, v[0].Metric[k], "%s: label %s: %v", q, k, v[0].Metric)
+		}
+	}
 }
 
 // ordersPod runs the workshop's orders pod (its Deployment's pod template

@@ -11,4 +11,9 @@
 // in reverse order (the collector first, so it can flush) and leaves nothing
 // running. The collector gets static test credentials and
 // AWS_EC2_METADATA_DISABLED=true, never the caller's AWS environment.
+//
+// On request (Options) a fault proxy sits between the collector and the
+// stand-in, and a PodsAPI serves the pods k8smeta watches; StopCollector and
+// StartCollector restart the collector on the same queue directory, as a
+// container restarts in its pod.
 package workshop

@@ -11,11 +11,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/loopback"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/ordersdemo"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
@@ -84,6 +86,12 @@ type Options struct {
 	// CollectorEnv holds extra "NAME=value" entries for the collector's
 	// environment, applied last (e.g. OTELCOL_LOG_ENCODING=json).
 	CollectorEnv []string
+	// FaultProxy puts a faultproxy between the collector and the stand-in
+	// (Faults switches it): AMPEndpoint is then the proxy's.
+	FaultProxy bool
+	// PodsAPI runs a PodsAPI (Pods adds and deletes its pods) and points
+	// k8smeta at it: K8SMETA_AUTH_TYPE=kubeConfig and KUBECONFIG.
+	PodsAPI bool
 	// StandinLogInterval is the stand-in's least time between two logs of
 	// one rejection reason; 0 means its default.
 	StandinLogInterval time.Duration
@@ -119,8 +127,17 @@ type Workshop struct {
 	standinSrv *http.Server
 	standinLog *childproc.SyncBuffer
 	standinF   *os.File
+	faults     *faultproxy.Proxy
+	pods       *PodsAPI
 	orders     *ordersdemo.Server
-	coll       *collector
+
+	// The collector's addresses, kept across StopCollector and
+	// StartCollector; runs counts its starts, pastLogs holds the logs of
+	// the runs before the current one.
+	healthAddr, metricsAddr string
+	coll                    *collector
+	runs                    int
+	pastLogs                strings.Builder
 }
 
 // Start runs Prometheus, the AMP stand-in, the orders demo and the
@@ -156,6 +173,19 @@ func Start(ctx context.Context, opts Options) (w *Workshop, err error) {
 	if err = w.startStandin(); err != nil {
 		return w, err
 	}
+	if opts.FaultProxy {
+		if w.faults, err = faultproxy.Start(faultproxy.Config{Upstream: w.StandinURL()}); err != nil {
+			return w, fmt.Errorf("cannot start fault proxy: %w", err)
+		}
+	}
+	if opts.PodsAPI {
+		if w.pods, err = StartPodsAPI(); err != nil {
+			return w, err
+		}
+		if err = w.pods.WriteKubeconfig(filepath.Join(w.logDir, "kubeconfig")); err != nil {
+			return w, err
+		}
+	}
 	w.orders, err = ordersdemo.Start(context.WithoutCancel(ctx), ordersdemo.Config{
 		Listen: opts.OrdersAddr,
 		Generator: ordersdemo.GeneratorConfig{
@@ -164,6 +194,12 @@ func Start(ctx context.Context, opts Options) (w *Workshop, err error) {
 	})
 	if err != nil {
 		return w, fmt.Errorf("cannot start orders demo: %w", err)
+	}
+	if w.healthAddr, err = freeLoopbackAddr(); err != nil {
+		return w, err
+	}
+	if w.metricsAddr, err = freeLoopbackAddr(); err != nil {
+		return w, err
 	}
 	if err = w.startCollector(ctx); err != nil {
 		return w, err
@@ -282,16 +318,8 @@ func (w *Workshop) startStandin() error {
 }
 
 func (w *Workshop) startCollector(ctx context.Context) error {
-	healthAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	metricsAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	_, metricsPort, _ := net.SplitHostPort(metricsAddr)
-	env := collectorEnv(os.Environ(), append([]string{
+	_, metricsPort, _ := net.SplitHostPort(w.metricsAddr)
+	set := []string{
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + devNull,
 		"AWS_SHARED_CREDENTIALS_FILE=" + devNull,
@@ -303,18 +331,51 @@ func (w *Workshop) startCollector(ctx context.Context) error {
 		"AMP_ENDPOINT=" + w.AMPEndpoint(),
 		"ORDERS_TARGET=" + w.orders.Addr(),
 		"SCRAPE_INTERVAL=" + w.opts.ScrapeInterval.String(),
-		"HEALTH_CHECK_ENDPOINT=" + healthAddr,
+		"HEALTH_CHECK_ENDPOINT=" + w.healthAddr,
 		"OTELCOL_METRICS_PORT=" + metricsPort,
 		// The remote_write_delivery queue: kept across StopCollector and
 		// StartCollector, like a pod's emptyDir across container restarts.
 		"OTELCOL_STORAGE_DIR=" + filepath.Join(w.logDir, "storage"),
-	}, w.opts.CollectorEnv...))
+	}
+	if w.pods != nil {
+		set = append(set, "K8SMETA_AUTH_TYPE=kubeConfig", "KUBECONFIG="+filepath.Join(w.logDir, "kubeconfig"))
+	}
+	env := collectorEnv(os.Environ(), append(set, w.opts.CollectorEnv...))
+	w.runs++
+	logName := "collector.log"
+	if w.runs > 1 {
+		logName = fmt.Sprintf("collector-%d.log", w.runs)
+	}
+	var err error
 	w.coll, err = startCollector(w.opts.CollectorBinary, w.opts.ConfigPath, env,
-		filepath.Join(w.logDir, "collector.log"), w.opts.Output, "http://"+healthAddr+"/")
+		filepath.Join(w.logDir, logName), w.opts.Output, "http://"+w.healthAddr+"/")
 	if err != nil {
 		return err
 	}
 	return w.coll.waitHealthy(ctx)
+}
+
+// StartCollector starts the collector again after StopCollector, as a
+// container restarted in its pod: the same environment, ports and queue
+// directory (OTELCOL_STORAGE_DIR), except that it signs with
+// secretAccessKey when that is not "". It returns once the collector is
+// healthy. Its log goes to collector-<run>.log; CollectorLog returns the
+// logs of every run.
+func (w *Workshop) StartCollector(ctx context.Context, secretAccessKey string) error {
+	if w.coll != nil {
+		select {
+		case <-w.coll.Exited():
+		default:
+			return errors.New("the collector is running: StopCollector first")
+		}
+		w.pastLogs.WriteString(w.coll.Log())
+	}
+	if secretAccessKey != "" {
+		w.opts.CollectorSecretAccessKey = secretAccessKey
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.opts.StartTimeout)
+	defer cancel()
+	return w.startCollector(ctx)
 }
 
 // freeLoopbackAddr asks the kernel for a free 127.0.0.1 port. Another
@@ -355,9 +416,14 @@ func (w *Workshop) Standin() *ampstandin.Proxy { return w.standin }
 func (w *Workshop) StandinURL() string { return "http://" + w.standinLn.Addr().String() }
 
 // AMPEndpoint returns the workspace URL given to the collector as
-// AMP_ENDPOINT, with a trailing slash, as AMP's console shows it.
+// AMP_ENDPOINT, with a trailing slash, as AMP's console shows it: the
+// stand-in's, or the fault proxy's in front of it.
 func (w *Workshop) AMPEndpoint() string {
-	return w.StandinURL() + "/workspaces/" + w.opts.Workspace + "/"
+	base := w.StandinURL()
+	if w.faults != nil {
+		base = w.faults.URL()
+	}
+	return base + "/workspaces/" + w.opts.Workspace + "/"
 }
 
 // Orders returns the orders demo.
@@ -370,8 +436,20 @@ func (w *Workshop) Options() Options { return w.opts }
 // prometheus.log.
 func (w *Workshop) LogDir() string { return w.logDir }
 
-// CollectorLog returns what the collector has written to stdout and stderr.
-func (w *Workshop) CollectorLog() string { return w.coll.Log() }
+// CollectorLog returns what the collector has written to stdout and
+// stderr, in every run (StartCollector).
+func (w *Workshop) CollectorLog() string { return w.pastLogs.String() + w.coll.Log() }
+
+// CollectorMetricsURL returns the collector's own telemetry endpoint (what
+// its prometheus/self receiver scrapes), e.g. http://127.0.0.1:40123/metrics.
+func (w *Workshop) CollectorMetricsURL() string { return "http://" + w.metricsAddr + "/metrics" }
+
+// Faults returns the fault proxy between the collector and the stand-in;
+// nil unless Options.FaultProxy.
+func (w *Workshop) Faults() *faultproxy.Proxy { return w.faults }
+
+// Pods returns the pods API k8smeta watches; nil unless Options.PodsAPI.
+func (w *Workshop) Pods() *PodsAPI { return w.pods }
 
 // StandinLog returns what the stand-in has logged.
 func (w *Workshop) StandinLog() string { return w.standinLog.String() }
@@ -403,6 +481,16 @@ func (w *Workshop) Stop() error {
 	if w.orders != nil {
 		if err := w.orders.Close(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if w.pods != nil {
+		if err := w.pods.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot stop pods API: %w", err))
+		}
+	}
+	if w.faults != nil {
+		if err := w.faults.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot stop fault proxy: %w", err))
 		}
 	}
 	if w.standinSrv != nil {

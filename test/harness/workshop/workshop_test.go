@@ -2,6 +2,7 @@ package workshop
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,3 +94,25 @@ func TestStartFailsWithoutCollectorBinary(t *testing.T) {
 		filepath.Join(t.TempDir(), "collector.log"), nil, "http://127.0.0.1:1/")
 	require.ErrorContains(t, err, "make build")
 }
+
+func TestConfigEditing(t *testing.T) {
+	root, err := RepoRoot()
+	require.NoError(t, err)
+	cfg := ReadConfig(t, filepath.Join(root, "configs", "local.yaml"))
+	ConfigMap(t, cfg, "processors", "k8smeta")["deleted_pod_grace_period"] = "1s"
+	again := ReadConfig(t, WriteConfig(t, t.TempDir(), cfg))
+	require.Equal(t, cfg, again)
+	require.Equal(t, "1s", ConfigMap(t, again, "processors", "k8smeta")["deleted_pod_grace_period"])
+
+	fake := &fatalTB{TB: t}
+	ConfigMap(fake, cfg, "processors", "nosuch")
+	require.Equal(t, "config has no map at processors.nosuch", fake.fatal)
+}
+
+// fatalTB records Fatalf instead of failing.
+type fatalTB struct {
+	testing.TB
+	fatal string
+}
+
+func (f *fatalTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
