@@ -131,7 +131,7 @@ golden: build ## Rewrite every golden file (and deploy/'s copies of configs/); r
 
 .PHONY: e2e
 e2e: build ensure-prometheus ## The workshop on one machine, asserted through PromQL; the built binary and the image contents.
-	$(GO) test -tags $(BUILD_TAGS),e2e -count=1 ./test/...
+	$(GO) test -tags $(BUILD_TAGS),e2e -count=1 -parallel 3 ./test/...
 
 .PHONY: bench
 bench: build ensure-prometheus k8s-binaries ## Side by side with Prometheus agent at 100 K series (~13 min; rewrites bench/RESULTS.md), then the Go benchmarks. Not in CI.

@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/otelcol"
 
+	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/remotewrite"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/sigv4check"
-	"github.com/otelcol-eks/otelcol-eks/processor/k8smetaprocessor"
 )
 
 // The golden pipeline tests run the whole distribution in-process — the

@@ -376,3 +376,30 @@ type plainExtension struct {
 	component.StartFunc
 	component.ShutdownFunc
 }
+
+// TestEveryReasonCountedFromZero: every reason a retry or a drop can have
+// exists at 0 once the extension starts (so that increase() in an alert
+// sees the first one), and the answer policy produces no other.
+func TestEveryReasonCountedFromZero(t *testing.T) {
+	fx := startFixture(t, testConfig(t.TempDir()))
+	for _, reason := range retryReasons {
+		require.True(t, fx.hasPoint(t, "otelcol_remote_write_retried_requests", reason), reason)
+	}
+	for _, reason := range dropReasons {
+		require.True(t, fx.hasPoint(t, "otelcol_remote_write_dropped_requests", reason), reason)
+		require.True(t, fx.hasPoint(t, "otelcol_remote_write_dropped_bytes", reason), reason)
+	}
+	require.Zero(t, fx.sum(t, "otelcol_remote_write_dropped_requests"))
+
+	for code := 400; code < 600; code++ {
+		switch judge(code) {
+		case drop:
+			for _, message := range []string{"", "out of order sample", "duplicate sample for timestamp", "too old", "bad label name"} {
+				require.Contains(t, dropReasons, classify(code, message).reason, "code %d %q", code, message)
+			}
+		case retry, retryCredentials:
+			require.Contains(t, retryReasons, retryReason(code), "code %d", code)
+		}
+	}
+	require.Contains(t, retryReasons, retryReason(0))
+}

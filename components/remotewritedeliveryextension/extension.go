@@ -115,6 +115,7 @@ func (e *deliveryExtension) Start(_ context.Context, host component.Host) error 
 		_ = queue.Close()
 		return err
 	}
+	e.rep.zeroCounters(context.Background())
 	st := queue.Stats()
 	e.logger.Info("remote-write queue opened", zap.String("directory", dir),
 		zap.Int64("queued_requests", st.Records), zap.Int64("queued_bytes", st.Bytes),

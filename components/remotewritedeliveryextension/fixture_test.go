@@ -260,3 +260,16 @@ func (fx *fixture) logCount(prefix string) int {
 	}
 	return n
 }
+
+// hasPoint tells whether the int64 sum name has a data point with reason.
+func (fx *fixture) hasPoint(t *testing.T, name, reason string) bool {
+	t.Helper()
+	m, err := fx.tel.GetMetric(name)
+	require.NoError(t, err)
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		if v, _ := dp.Attributes.Value("reason"); v.AsString() == reason {
+			return true
+		}
+	}
+	return false
+}

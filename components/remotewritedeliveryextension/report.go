@@ -21,6 +21,31 @@ const (
 	reasonCorrupt   = "corrupt"    // a damaged record found in the queue
 )
 
+// retryReasons and dropReasons are every reason attribute the retried and
+// dropped counters can carry.
+var (
+	retryReasons = []string{"connection", "server_error", "throttled", "credentials"}
+	dropReasons  = []string{
+		"out_of_order", "duplicate_sample", "too_old", "invalid_labels", "bad_request", "too_large", "rejected",
+		reasonExpired, reasonQueueFull, reasonDiskFull, reasonDiskError, reasonCorrupt,
+	}
+)
+
+// zeroCounters makes every reason of the retried and dropped counters exist
+// at 0 from the start. A counter that appears with its first event hides
+// that event from increase() and rate(), so an alert on them would miss the
+// first drop.
+func (r *reporter) zeroCounters(ctx context.Context) {
+	for _, reason := range retryReasons {
+		r.tel.RemoteWriteRetriedRequests.Add(ctx, 0, metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	for _, reason := range dropReasons {
+		attrs := metric.WithAttributes(attribute.String("reason", reason))
+		r.tel.RemoteWriteDroppedRequests.Add(ctx, 0, attrs)
+		r.tel.RemoteWriteDroppedBytes.Add(ctx, 0, attrs)
+	}
+}
+
 // reporter counts what happens to requests and logs it, at most one line
 // per cause per log_interval, saying in the next line how many occurrences
 // it stands for. It is safe for concurrent use.
@@ -34,12 +59,8 @@ type reporter struct {
 // error level: losing data is what a platform team must hear about.
 func (r *reporter) dropped(ctx context.Context, reason string, requests, bytes int64, msg string, fields ...zap.Field) {
 	reasonAttr := metric.WithAttributes(attribute.String("reason", reason))
-	if requests > 0 {
-		r.tel.RemoteWriteDroppedRequests.Add(ctx, requests, reasonAttr)
-	}
-	if bytes > 0 {
-		r.tel.RemoteWriteDroppedBytes.Add(ctx, bytes, reasonAttr)
-	}
+	r.tel.RemoteWriteDroppedRequests.Add(ctx, requests, reasonAttr)
+	r.tel.RemoteWriteDroppedBytes.Add(ctx, bytes, reasonAttr)
 	if ok, n := r.limiter.allow("dropped/" + reason); ok {
 		r.logger.Error(msg, append(fields,
 			zap.String("reason", reason),

@@ -27,9 +27,9 @@ import (
 
 // Values of Grafana's $__rate_interval for the collector dashboard's
 // queries: faultInterval covers every fault of a test, so that counters
-// created by a fault take the queries' `unless ... offset` branch;
-// steadyInterval is shorter than a test, so that counters that were there
-// before take their increase() branch.
+// created by a fault (answers by code) take the queries' `unless ... offset`
+// branch; steadyInterval is shorter than a test, so that counters that were
+// there before take their increase() branch.
 const (
 	faultInterval  = "2m"
 	steadyInterval = "20s"
