@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/metadata"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/fakeclock"
 )
 
 // received is one request as the backend saw it.
@@ -148,27 +149,6 @@ func testConfig(dir string) *Config {
 	return cfg
 }
 
-// fakeClock is a clock the test moves by hand; it starts at the real time
-// so that the queue's timestamps and the sender's ages agree.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is one started extension and the client an exporter would hold.
 type fixture struct {
 	ext    *deliveryExtension
@@ -176,13 +156,15 @@ type fixture struct {
 	tel    *componenttest.Telemetry
 	logs   *observer.ObservedLogs
 	client *http.Client
-	clock  *fakeClock
+	// clock starts at the real time, so that the queue's timestamps and
+	// the sender's ages agree.
+	clock *fakeclock.Clock
 }
 
 func startFixture(t *testing.T, cfg *Config) *fixture {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
-	fx := &fixture{auth: &stampingAuth{}, tel: componenttest.NewTelemetry(), clock: newFakeClock()}
+	fx := &fixture{auth: &stampingAuth{}, tel: componenttest.NewTelemetry(), clock: fakeclock.New(time.Now())}
 	t.Cleanup(func() { require.NoError(t, fx.tel.Shutdown(context.Background())) })
 	core, logs := observer.New(zapcore.InfoLevel)
 	fx.logs = logs

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/otelcol-eks/otelcol-eks/test/harness/fakeclock"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 )
 
@@ -54,31 +55,13 @@ func (u *fakeUpstream) Calls() []upstreamCall {
 	return append([]upstreamCall(nil), u.calls...)
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	upstream *fakeUpstream
 	up       *httptest.Server
 	proxy    *Proxy
 	srv      *httptest.Server
 	logs     *childproc.SyncBuffer
-	clock    *fakeClock
+	clock    *fakeclock.Clock
 }
 
 func newEnv(t *testing.T) *env {
@@ -90,7 +73,7 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, configure func(*Config)) *env {
 	t.Helper()
 	e := &env{upstream: &fakeUpstream{status: http.StatusNoContent}, logs: &childproc.SyncBuffer{},
-		clock: &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}}
+		clock: fakeclock.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
 	up := httptest.NewServer(e.upstream)
 	t.Cleanup(up.Close)
 	e.up = up
