@@ -70,6 +70,8 @@ func TestReadAhead(t *testing.T) {
 		var d drops
 		opts := testOptions(t, &d)
 		opts.SegmentBytes = segmentBytes
+		clock := time.Unix(1000, 0)
+		opts.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
 		size := func(i int) int { return sizes[i] }
 		q := mustOpen(t, opts)
 		var total int64
@@ -86,6 +88,9 @@ func TestReadAhead(t *testing.T) {
 			fl.commit(t, q)
 			total -= int64(headerSize + sizes[i])
 			checkStats(t, q, len(sizes)-i-1, total)
+			if oldest, want := q.Stats().Oldest, time.Unix(1002+int64(i), 0); i+1 < len(sizes) && !oldest.Equal(want) {
+				t.Fatalf("after %d commits: got oldest %v, want %v", i+1, oldest, want)
+			}
 		}
 		if err := q.Close(); err != nil {
 			t.Fatalf("cannot close: %s", err)
@@ -326,5 +331,68 @@ func TestDamageInWritersSegmentAheadOfCommit(t *testing.T) {
 	checkData(t, drain(t, q), []int{4}, func(int) int { return 40 })
 	if d.calls != 1 {
 		t.Fatalf("got %d reports, want 1: %+v", d.calls, d.records)
+	}
+}
+
+func TestDamageAndDropInFlight(t *testing.T) {
+	// 46-byte records, two a 100-byte segment, MaxBytes 400: appending
+	// record 8 drops segment 1 (records 0 and 1). The cursor has skipped
+	// damage with records in flight before it; the drop reports no byte
+	// of damage again, and the damage left first needs no Commit.
+	const rec = headerSize + 30
+	f := func(segment int, dmg damage, ahead, corrupt, dropped, noops, wantNext int) {
+		t.Helper()
+		var d drops
+		opts := testOptions(t, &d)
+		opts.MaxBytes, opts.SegmentBytes = 400, 100
+		q := openFilled(t, opts, 8, 30)
+		dmg(t, q.segmentPath(uint64(segment)))
+		fl := inFlight{size: func(int) int { return 30 }}
+		for i := range ahead {
+			fl.next(t, q, i)
+		}
+		fl.next(t, q, wantNext)
+		mustAppend(t, q, payload(8, 30))
+		if records, bytes := d.get(DropCorrupt); records != corrupt || bytes != int64(corrupt*rec) {
+			t.Fatalf("got %d records, %d bytes skipped, want %d, %d", records, bytes, corrupt, corrupt*rec)
+		}
+		if records, bytes := d.get(DropQueueFull); records != dropped || bytes != int64(dropped*rec) {
+			t.Fatalf("got %d records, %d bytes dropped, want %d, %d", records, bytes, dropped, dropped*rec)
+		}
+		unconsumed := 9 - corrupt - dropped
+		checkStats(t, q, unconsumed, int64(unconsumed*rec))
+		for i := range ahead + 1 {
+			fl.commit(t, q)
+			if i >= noops {
+				unconsumed--
+			}
+			checkStats(t, q, unconsumed, int64(unconsumed*rec))
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		q = mustOpen(t, opts)
+		checkData(t, drain(t, q), seqRange(wantNext+1, 9), func(int) int { return 30 })
+	}
+	// Record 1 damaged, 0 in flight: the drop reports 0 only.
+	f(1, flipByte(rec+5), 1, 1, 1, 1, 2)
+	// Segment 2 damaged whole, 0 and 1 in flight: once they are dropped,
+	// the commit position passes segment 2 too, at record 4.
+	f(2, flipByte(5), 2, 2, 2, 2, 4)
+}
+
+func TestSpareBuffersBounded(t *testing.T) {
+	// Ten records in flight hold ten buffers; once committed, only
+	// maxFree are kept for reuse.
+	q := openFilled(t, testOptions(t, nil), 10, 100)
+	fl := inFlight{size: func(int) int { return 100 }}
+	for i := range 10 {
+		fl.next(t, q, i)
+	}
+	for range 10 {
+		fl.commit(t, q)
+	}
+	if n := len(q.free); n != maxFree {
+		t.Fatalf("%d spare buffers kept, want %d", n, maxFree)
 	}
 }
