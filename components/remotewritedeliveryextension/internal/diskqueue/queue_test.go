@@ -85,13 +85,20 @@ func mustAppend(t *testing.T, q *Queue, data []byte) {
 // within a few seconds fails the test rather than hanging it.
 func mustNext(t *testing.T, q *Queue) Record {
 	t.Helper()
+	r := nextRecord(t, q)
+	r.Data = bytes.Clone(r.Data)
+	return r
+}
+
+// nextRecord is mustNext without the copy: Data is the queue's buffer.
+func nextRecord(t *testing.T, q *Queue) Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := q.Next(ctx)
 	if err != nil {
 		t.Fatalf("cannot get next record: %s", err)
 	}
-	r.Data = bytes.Clone(r.Data)
 	return r
 }
 
@@ -125,6 +132,18 @@ func checkData(t *testing.T, got [][]byte, want []int, size func(int) int) {
 			t.Fatalf("record %d: got %.20q (%d bytes), want record %d", k, got[k], len(got[k]), i)
 		}
 	}
+}
+
+// reopenDrain closes q, opens it again and expects records want, in
+// order, with payload(i, size(i)). It returns the new queue.
+func reopenDrain(t *testing.T, q *Queue, opts Options, want []int, size func(int) int) *Queue {
+	t.Helper()
+	if err := q.Close(); err != nil {
+		t.Fatalf("cannot close: %s", err)
+	}
+	q = mustOpen(t, opts)
+	checkData(t, drain(t, q), want, size)
+	return q
 }
 
 func segmentFiles(t *testing.T, dir string) []string {
@@ -206,11 +225,7 @@ func TestOrder(t *testing.T) {
 				t.Fatalf("got %.20q, want record %d", r.Data, committed)
 			}
 		}
-		if err := q.Close(); err != nil {
-			t.Fatalf("cannot close: %s", err)
-		}
-		q = mustOpen(t, opts)
-		checkData(t, drain(t, q), seqRange(committed, len(sizes)), size)
+		reopenDrain(t, q, opts, seqRange(committed, len(sizes)), size)
 		if d.calls != 0 {
 			t.Fatalf("unexpected drops: %+v", d.records)
 		}

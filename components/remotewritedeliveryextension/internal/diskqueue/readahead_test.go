@@ -21,12 +21,32 @@ type inFlight struct {
 // next takes the next record with Next and expects record want.
 func (f *inFlight) next(t *testing.T, q *Queue, want int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r, err := q.Next(ctx)
-	if err != nil {
-		t.Fatalf("cannot get next record: %s", err)
+	f.add(t, nextRecord(t, q), want)
+}
+
+// nextWaiting starts a Next that has nothing to return yet, and returns
+// once it waits. The function it returns takes that Next's record, which
+// must be want.
+func (f *inFlight) nextWaiting(t *testing.T, q *Queue) func(want int) {
+	t.Helper()
+	got := make(chan Record, 1)
+	go func() {
+		r, err := q.Next(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	waitForNext(t)
+	return func(want int) {
+		t.Helper()
+		f.add(t, <-got, want)
 	}
+}
+
+// add expects r to be record want and puts it in flight.
+func (f *inFlight) add(t *testing.T, r Record, want int) {
+	t.Helper()
 	if !bytes.Equal(r.Data, payload(want, f.size(want))) {
 		t.Fatalf("got %.20q, want record %d", r.Data, want)
 	}
@@ -57,6 +77,20 @@ func checkStats(t *testing.T, q *Queue, records int, bytes int64) {
 	t.Helper()
 	if s := q.Stats(); s.Records != int64(records) || s.Bytes != bytes {
 		t.Fatalf("got %d records, %d bytes, want %d, %d", s.Records, s.Bytes, records, bytes)
+	}
+}
+
+// commitAll commits the records in flight, the first noops of them
+// dropped by MaxBytes (their Commits consume nothing), and checks Stats
+// after each: unconsumed records of rec bytes before the first.
+func (f *inFlight) commitAll(t *testing.T, q *Queue, noops, unconsumed int, rec int64) {
+	t.Helper()
+	for i := range len(f.records) {
+		f.commit(t, q)
+		if i >= noops {
+			unconsumed--
+		}
+		checkStats(t, q, unconsumed, int64(unconsumed)*rec)
 	}
 }
 
@@ -92,11 +126,7 @@ func TestReadAhead(t *testing.T) {
 				t.Fatalf("after %d commits: got oldest %v, want %v", i+1, oldest, want)
 			}
 		}
-		if err := q.Close(); err != nil {
-			t.Fatalf("cannot close: %s", err)
-		}
-		q = mustOpen(t, opts)
-		checkData(t, drain(t, q), seqRange(committed, len(sizes)), size)
+		reopenDrain(t, q, opts, seqRange(committed, len(sizes)), size)
 		if d.calls != 0 {
 			t.Fatalf("unexpected drops: %+v", d.records)
 		}
@@ -159,21 +189,9 @@ func TestReadAheadSegments(t *testing.T) {
 	// Next waits at the end, with a record in flight, for the next Append.
 	mustAppend(t, q, payload(9, 30))
 	fl.next(t, q, 9)
-	got := make(chan Record)
-	go func() {
-		r, err := q.Next(context.Background())
-		if err != nil {
-			t.Error(err)
-		}
-		got <- r
-	}()
-	waitForNext(t)
+	receive := fl.nextWaiting(t, q)
 	mustAppend(t, q, payload(10, 30))
-	r := <-got
-	if !bytes.Equal(r.Data, payload(10, 30)) {
-		t.Fatalf("got %.20q, want record 10", r.Data)
-	}
-	fl.records, fl.nums = append(fl.records, r), append(fl.nums, 10)
+	receive(10)
 	fl.commit(t, q)
 	fl.commit(t, q)
 	checkStats(t, q, 0, 0)
@@ -206,13 +224,7 @@ func TestMaxBytesDropsRecordsInFlight(t *testing.T) {
 		}
 		unconsumed := 8 + appends - dropped
 		checkStats(t, q, unconsumed, int64(unconsumed*rec))
-		for i := range ahead {
-			fl.commit(t, q)
-			if i >= dropped {
-				unconsumed--
-			}
-			checkStats(t, q, unconsumed, int64(unconsumed*rec))
-		}
+		fl.commitAll(t, q, dropped, unconsumed, rec)
 		fl.next(t, q, wantNext)
 		fl.commit(t, q)
 		checkData(t, drain(t, q), seqRange(wantNext+1, 8+appends), func(int) int { return 30 })
@@ -256,18 +268,10 @@ func TestDamageAheadOfCommit(t *testing.T) {
 		}
 		unconsumed := 9 - skipped
 		checkStats(t, q, unconsumed, int64(unconsumed*rec))
-		for range ahead + 1 {
-			fl.commit(t, q)
-			unconsumed--
-			checkStats(t, q, unconsumed, int64(unconsumed*rec))
-		}
+		fl.commitAll(t, q, 0, unconsumed, rec)
 		// The commit position is past the damage: reopening neither
 		// delivers nor reports it again.
-		if err := q.Close(); err != nil {
-			t.Fatal(err)
-		}
-		q = mustOpen(t, opts)
-		checkData(t, drain(t, q), seqRange(wantNext+1, 9), func(int) int { return 40 })
+		q = reopenDrain(t, q, opts, seqRange(wantNext+1, 9), fl.size)
 		if d.calls != 1 {
 			t.Fatalf("got %d reports, want 1: %+v", d.calls, d.records)
 		}
@@ -297,26 +301,14 @@ func TestDamageInWritersSegmentAheadOfCommit(t *testing.T) {
 	fl := inFlight{size: func(int) int { return 40 }}
 	fl.next(t, q, 0)
 	fl.next(t, q, 1)
-	got := make(chan Record)
-	go func() {
-		r, err := q.Next(context.Background())
-		if err != nil {
-			t.Error(err)
-		}
-		got <- r
-	}()
-	waitForNext(t) // past the damage, waiting
+	receive := fl.nextWaiting(t, q) // past the damage
 	if records, bytes := d.get(DropCorrupt); records != 1 || bytes != rec {
 		t.Fatalf("got %d records, %d bytes skipped, want 1, %d", records, bytes, rec)
 	}
 	checkStats(t, q, 2, 2*rec)
 	mustAppend(t, q, payload(3, 40))
 	checkStats(t, q, 3, 3*rec)
-	r := <-got
-	if !bytes.Equal(r.Data, payload(3, 40)) {
-		t.Fatalf("got %.20q, want record 3", r.Data)
-	}
-	fl.records, fl.nums = append(fl.records, r), append(fl.nums, 3)
+	receive(3)
 	fl.commit(t, q)
 	checkStats(t, q, 2, 2*rec)
 	fl.commit(t, q) // and the damage after record 1
@@ -324,11 +316,7 @@ func TestDamageInWritersSegmentAheadOfCommit(t *testing.T) {
 	mustAppend(t, q, payload(4, 40))
 	fl.commit(t, q)
 	checkStats(t, q, 1, rec)
-	if err := q.Close(); err != nil {
-		t.Fatal(err)
-	}
-	q = mustOpen(t, opts)
-	checkData(t, drain(t, q), []int{4}, func(int) int { return 40 })
+	reopenDrain(t, q, opts, []int{4}, fl.size)
 	if d.calls != 1 {
 		t.Fatalf("got %d reports, want 1: %+v", d.calls, d.records)
 	}
@@ -361,18 +349,8 @@ func TestDamageAndDropInFlight(t *testing.T) {
 		}
 		unconsumed := 9 - corrupt - dropped
 		checkStats(t, q, unconsumed, int64(unconsumed*rec))
-		for i := range ahead + 1 {
-			fl.commit(t, q)
-			if i >= noops {
-				unconsumed--
-			}
-			checkStats(t, q, unconsumed, int64(unconsumed*rec))
-		}
-		if err := q.Close(); err != nil {
-			t.Fatal(err)
-		}
-		q = mustOpen(t, opts)
-		checkData(t, drain(t, q), seqRange(wantNext+1, 9), func(int) int { return 30 })
+		fl.commitAll(t, q, noops, unconsumed, rec)
+		reopenDrain(t, q, opts, seqRange(wantNext+1, 9), fl.size)
 	}
 	// Record 1 damaged, 0 in flight: the drop reports 0 only.
 	f(1, flipByte(rec+5), 1, 1, 1, 1, 2)
