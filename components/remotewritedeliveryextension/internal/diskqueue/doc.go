@@ -32,8 +32,9 @@
 // Next returns the records in order, each once, without waiting for
 // Commit: the consumer may keep several in flight (sent and awaiting an
 // answer, say). Commit consumes the oldest in flight, so the commit
-// position only moves in order. Open starts the reader at the commit
-// position again.
+// position, the one saved, only moves in order. Open starts the reader at
+// the commit position again. A record in flight that MaxBytes drops
+// stays in flight, and its Commit does nothing.
 //
 // # Guarantees
 //
@@ -42,9 +43,10 @@
 //
 // After SIGKILL (or any crash of the process alone), whatever
 // Options.SyncInterval is: every acknowledged record is delivered, once
-// and in order, except that the records in flight may be delivered again
-// (first, in order): at most the records returned and not committed. A
-// record whose Append had not returned may or may not be delivered.
+// and in order, except that the records in flight at the crash may be
+// delivered again (first, in order): at most the records returned and
+// not committed. A record whose Append had not returned may or may not be
+// delivered.
 //
 // After power loss (or a kernel crash), with SyncInterval 0: the same as
 // SIGKILL, provided the disk honours fsync. With SyncInterval > 0:
@@ -56,9 +58,9 @@
 // The reader skips the rest of any other segment from a damaged record on,
 // and the commit position passes it with the Commit of the last record in
 // flight before it. Both are reported to Options.OnDrop as DropCorrupt,
-// once. A missing or
-// unreadable position file makes the reader start again at the oldest
-// segment's first record: everything still on disk is delivered again.
+// once. A missing or unreadable position file makes the reader start again
+// at the oldest segment's first record: everything still on disk is
+// delivered again.
 //
 // # Resources
 //
@@ -68,9 +70,9 @@
 // reads the headers of the unconsumed records (to count them) and
 // verifies every record of the last segment; other segments are verified
 // as they are read. Append, Next and Commit allocate nothing except when a
-// segment starts or ends, or a buffer is too small for a record; Next and
-// Commit also take time linear in the records in flight, which the
-// consumer is expected to keep few.
+// segment starts or ends, or no spare buffer fits a record. Commit
+// takes time linear in the records in flight, which the consumer is
+// expected to keep few.
 //
 // # Concurrency
 //

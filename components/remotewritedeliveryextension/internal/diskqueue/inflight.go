@@ -1,10 +1,11 @@
 package diskqueue
 
 // span is a stretch of a segment between the commit position and the
-// cursor: a record in flight, or damage the cursor skipped.
+// cursor: a record in flight, or damage the cursor skipped. Spans follow
+// one another without gaps (but for the ends of segments), so the first
+// starts at the commit position.
 type span struct {
 	seq     uint64
-	off     int64
 	size    int64  // on disk, header included
 	time    int64  // the record's, unix nanoseconds
 	buf     []byte // the record's read buffer, whole

@@ -105,7 +105,7 @@ func (q *Queue) readLocked(s segment) (Record, error) {
 		q.putBufferLocked(buf)
 		return Record{}, fmt.Errorf("cannot read segment %d: %w", s.seq, err)
 	}
-	r := span{seq: s.seq, off: off, size: headerSize + h.size, time: h.time, buf: buf}
+	r := span{seq: s.seq, size: headerSize + h.size, time: h.time, buf: buf}
 	q.out = append(q.out, r)
 	q.coff += r.size
 	return Record{Data: buf[:h.size], Time: time.Unix(0, h.time)}, nil
@@ -147,7 +147,7 @@ func (q *Queue) skipLocked() {
 	q.records -= records
 	s.records = inFlight
 	if len(q.out) > 0 {
-		q.out = append(q.out, span{seq: s.seq, off: q.coff, size: bytes, skipped: true})
+		q.out = append(q.out, span{seq: s.seq, size: bytes, skipped: true})
 		q.skipAhead += bytes
 	} else {
 		q.roff = s.size
