@@ -178,11 +178,13 @@ func (q *Queue) dropOldest(n int64) {
 		}
 		if !consumed {
 			records += s.records
-			bytes += s.size - q.roff
-			q.pending = false
+			bytes += s.size - q.roff - q.dropOutLocked(s.seq)
 		}
 		q.popLocked()
 		q.unlink = append(q.unlink, s.seq)
+		// Damage skipped at the start of the next segment needs no Commit
+		// now that nothing before it is in flight.
+		q.settleLocked(&q.unlink)
 	}
 	if len(q.unlink) > 0 {
 		q.publishStatsLocked()

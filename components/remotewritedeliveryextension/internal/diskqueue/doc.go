@@ -17,7 +17,7 @@
 //     [u32 len(data)][u32 crc32c(timestamp || data)][i64 unix-nano timestamp][data].
 //     The checksum (Castagnoli) covers the timestamp's 8 bytes as stored.
 //   - position: where the reader resumes, (segment, offset) of the oldest
-//     unconsumed record. It has two 28-byte slots, at offsets 0 and 4096:
+//     unconsumed record (the commit position). It has two 28-byte slots, at offsets 0 and 4096:
 //     [u64 generation][u64 segment][i64 offset][u32 crc32c of the 24 bytes
 //     before]. Each save overwrites the older slot in place; the valid slot
 //     with the higher generation wins, so a torn save costs only itself.
@@ -27,15 +27,26 @@
 //   - lock: flock(2)ed while the queue is open, so that two Opens of one
 //     directory fail instead of interleaving records.
 //
+// # Reading ahead
+//
+// Next returns the records in order, each once, without waiting for
+// Commit: the consumer may keep several in flight (sent and awaiting an
+// answer, say). Commit consumes the oldest in flight, so the commit
+// position, the one saved, only moves in order. Open starts the reader at
+// the commit position again. A record in flight that MaxBytes drops
+// stays in flight, and its Commit does nothing.
+//
 // # Guarantees
 //
-// "Acknowledged" means Append returned nil; "in flight" means the record
-// Next returned and Commit has not yet consumed.
+// "Acknowledged" means Append returned nil; "in flight" means returned by
+// Next and not yet consumed by Commit.
 //
 // After SIGKILL (or any crash of the process alone), whatever
 // Options.SyncInterval is: every acknowledged record is delivered, once
-// and in order, except that the record in flight may be delivered again.
-// A record whose Append had not returned may or may not be delivered.
+// and in order, except that the records in flight at the crash may be
+// delivered again (first, in order): at most the records returned and
+// not committed. A record whose Append had not returned may or may not be
+// delivered.
 //
 // After power loss (or a kernel crash), with SyncInterval 0: the same as
 // SIGKILL, provided the disk honours fsync. With SyncInterval > 0:
@@ -44,19 +55,24 @@
 //
 // Damage is never delivered: a record whose checksum fails is not
 // returned. On Open, a torn or corrupt tail of the last segment is cut.
-// The reader skips the rest of any other segment from a damaged record on.
-// Both are reported to Options.OnDrop as DropCorrupt. A missing or
-// unreadable position file makes the reader start again at the oldest
-// segment's first record: everything still on disk is delivered again.
+// The reader skips the rest of any other segment from a damaged record on,
+// and the commit position passes it with the Commit of the last record in
+// flight before it. Both are reported to Options.OnDrop as DropCorrupt,
+// once. A missing or unreadable position file makes the reader start again
+// at the oldest segment's first record: everything still on disk is
+// delivered again.
 //
 // # Resources
 //
-// Nothing of the queue's contents is held in memory beyond the record
-// being read: one buffer, as large as the largest record read. Open reads
-// the headers of the unconsumed records (to count them) and verifies every
-// record of the last segment; other segments are verified as they are read.
-// Append, Next and Commit allocate nothing except when a segment starts or
-// ends.
+// Nothing of the queue's contents is held in memory beyond the records in
+// flight: a buffer each, as large as the largest record it has held, and
+// up to four spare buffers that Commit gives back for Next to reuse. Open
+// reads the headers of the unconsumed records (to count them) and
+// verifies every record of the last segment; other segments are verified
+// as they are read. Append, Next and Commit allocate nothing except when a
+// segment starts or ends, or no spare buffer fits a record. Commit
+// takes time linear in the records in flight, which the consumer is
+// expected to keep few.
 //
 // # Concurrency
 //

@@ -25,33 +25,35 @@ func encodePosition(seq uint64, off int64) []byte {
 
 // FuzzRecordReader gives the queue an arbitrary first segment (sealed, so
 // the reader checks it, or last, so Open does) and an arbitrary position
-// file. Opening and draining must not fail, panic or hang, and every
-// record delivered must be one that is really in the files, checksum and
-// all, in file order.
+// file. Opening and draining, with 1 to 4 records in flight (1+ahead%4),
+// must not fail, panic or hang, and every record delivered must be one
+// that is really in the files, checksum and all, in file order, its data
+// intact until committed.
 func FuzzRecordReader(f *testing.F) {
 	var valid []byte
 	for i := range 4 {
 		valid = append(valid, encodeRecord(int64(i)*1e9, payload(i, 10*i))...)
 	}
 	second := len(encodeRecord(0, payload(0, 0)))
-	for _, sealed := range []bool{false, true} {
-		f.Add(valid, []byte(nil), sealed)
-		f.Add(valid[:len(valid)-3], []byte(nil), sealed)
-		f.Add(append(bytes.Clone(valid), make([]byte, 40)...), []byte(nil), sealed)
+	for i, sealed := range []bool{false, true, false, true} {
+		ahead := uint8(i)
+		f.Add(valid, []byte(nil), sealed, ahead)
+		f.Add(valid[:len(valid)-3], []byte(nil), sealed, ahead)
+		f.Add(append(bytes.Clone(valid), make([]byte, 40)...), []byte(nil), sealed, ahead)
 		flipped := bytes.Clone(valid)
 		flipped[second+headerSize+2] ^= 1
-		f.Add(flipped, []byte(nil), sealed)
+		f.Add(flipped, []byte(nil), sealed, ahead)
 		huge := bytes.Clone(valid)
 		binary.LittleEndian.PutUint32(huge[second:], 1<<31)
-		f.Add(huge, []byte(nil), sealed)
-		f.Add(valid, encodePosition(1, int64(second)), sealed)
-		f.Add(valid, encodePosition(1, int64(second)+3), sealed) // not a record boundary
-		f.Add(valid, encodePosition(1, 1<<40), sealed)
-		f.Add(valid, encodePosition(2, 0), sealed)
-		f.Add(valid, encodePosition(9, 5), sealed)
-		f.Add(valid, []byte("garbage position"), sealed)
+		f.Add(huge, []byte(nil), sealed, ahead)
+		f.Add(valid, encodePosition(1, int64(second)), sealed, ahead)
+		f.Add(valid, encodePosition(1, int64(second)+3), sealed, ahead) // not a record boundary
+		f.Add(valid, encodePosition(1, 1<<40), sealed, ahead)
+		f.Add(valid, encodePosition(2, 0), sealed, ahead)
+		f.Add(valid, encodePosition(9, 5), sealed, ahead)
+		f.Add(valid, []byte("garbage position"), sealed, ahead)
 	}
-	f.Fuzz(func(t *testing.T, seg, pos []byte, sealed bool) {
+	f.Fuzz(func(t *testing.T, seg, pos []byte, sealed bool, ahead uint8) {
 		dir := t.TempDir()
 		write := func(name string, b []byte) {
 			if err := os.WriteFile(filepath.Join(dir, name), b, 0o640); err != nil {
@@ -84,6 +86,16 @@ func FuzzRecordReader(f *testing.F) {
 		if err := q.Append(end); err != nil {
 			t.Fatal(err)
 		}
+		var inFlight, copies [][]byte
+		commit := func() {
+			if !bytes.Equal(inFlight[0], copies[0]) {
+				t.Fatalf("record in flight changed from %q to %q", copies[0], inFlight[0])
+			}
+			inFlight, copies = inFlight[1:], copies[1:]
+			if err := q.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		file, off := 0, 0
 		for n := 0; ; n++ {
 			if n > len(seg)/headerSize+3 {
@@ -95,11 +107,15 @@ func FuzzRecordReader(f *testing.F) {
 			if err != nil {
 				t.Fatalf("cannot get record %d: %s", n, err)
 			}
-			if err := q.Commit(); err != nil {
-				t.Fatal(err)
-			}
+			inFlight, copies = append(inFlight, r.Data), append(copies, bytes.Clone(r.Data))
 			if bytes.Equal(r.Data, end) && r.Time.Equal(endTime) {
+				for len(inFlight) > 0 {
+					commit()
+				}
 				break
+			}
+			if len(inFlight) == 1+int(ahead%4) {
+				commit()
 			}
 			for file < len(files) {
 				if at := findRecord(files[file], off, r); at >= 0 {

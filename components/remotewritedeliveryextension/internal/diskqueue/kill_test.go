@@ -24,6 +24,7 @@ const (
 	killStartEnv   = "DISKQUEUE_KILL_START"
 	killConsumeEnv = "DISKQUEUE_KILL_CONSUME"
 	killSyncEnv    = "DISKQUEUE_KILL_SYNC"
+	killAheadEnv   = "DISKQUEUE_KILL_AHEAD"
 	killSeedEnv    = "DISKQUEUE_KILL_SEED" // set by hand to replay a failure
 )
 
@@ -40,14 +41,17 @@ func numbered(n int) []byte {
 	return b
 }
 
-// killChild appends numbered records and consumes some, reporting each
-// step on stdout, one line each: "T n" before Append(n), "A n" once it
-// returned nil, "D n" when Next delivered n, "C n" once Commit returned
-// nil, "X n" for a delivered record whose data is not numbered(n), and
-// "R n" when Open cut n bytes of a torn tail.
+// killChild appends numbered records and consumes some, keeping up to
+// ahead of them in flight and committing the oldest when there are that
+// many. It reports each step on stdout, one line each: "T n" before
+// Append(n), "A n" once it returned nil, "D n" when Next delivered n,
+// "B n" before the Commit of n, "C n" once it returned nil, "X n" for a
+// delivered record whose data is not (or no longer) numbered(n), and "R n"
+// when Open cut n bytes of a torn tail.
 func killChild(t *testing.T, dir string) {
 	start, _ := strconv.Atoi(os.Getenv(killStartEnv))
 	consume, _ := strconv.Atoi(os.Getenv(killConsumeEnv))
+	ahead, _ := strconv.Atoi(os.Getenv(killAheadEnv))
 	syncInterval, _ := time.ParseDuration(os.Getenv(killSyncEnv))
 	var mu sync.Mutex
 	emit := func(event byte, n int) {
@@ -68,6 +72,7 @@ func killChild(t *testing.T, dir string) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		var inFlight []Record
 		for range consume {
 			r, err := q.Next(context.Background())
 			if err != nil {
@@ -78,10 +83,20 @@ func killChild(t *testing.T, dir string) {
 				emit('X', n)
 			}
 			emit('D', n)
+			if inFlight = append(inFlight, r); len(inFlight) < ahead {
+				continue
+			}
+			r = inFlight[0]
+			n = int(binary.LittleEndian.Uint64(r.Data))
+			if !bytes.Equal(r.Data, numbered(n)) {
+				emit('X', n)
+			}
+			emit('B', n)
 			if q.Commit() != nil {
 				return
 			}
 			emit('C', n)
+			inFlight = inFlight[1:]
 		}
 	})
 	for n := start; n < start+killAppends; n++ {
@@ -97,19 +112,39 @@ func killChild(t *testing.T, dir string) {
 	wg.Wait()
 }
 
-// killHistory is what the children reported, across runs.
+// killHistory is what the children reported, across runs, checked as it
+// comes against the guarantee: every acknowledged record delivered, in
+// order, once, except that the records in flight when a run ended (killed
+// or not) are delivered again, first and in order, by the next run that
+// delivers anything.
 type killHistory struct {
-	tried, acked map[int]bool
-	lastTried    map[int]bool // the last record each run tried to append
-	delivered    []int
-	// committed and firstOfRun are indexes in delivered: deliveries
-	// committed, and deliveries that start a run.
-	committed, firstOfRun map[int]bool
-	maxTried              int
-	tornTails             int
+	tried, acked, seen map[int]bool
+	lastTried          map[int]bool // the last record each run tried to append
+	maxTried           int
+	tornTails          int
+	maxDelivered       int
+	// carry: the records in flight when the previous runs ended, to be
+	// delivered again; the first may have been committed if its Commit
+	// began (carryBegun).
+	carry      []int
+	carryBegun bool
+	// This run's records in flight, and whether the Commit of the first
+	// began.
+	inFlight []int
+	begun    bool
+	// Counts for the log: deliveries, deliveries again, and the most
+	// records a run delivered again.
+	deliveries, again, mostAgain, runAgain int
 }
 
-func (h *killHistory) add(event byte, n int, runStart *bool) error {
+func newKillHistory() *killHistory {
+	return &killHistory{
+		tried: map[int]bool{}, acked: map[int]bool{}, seen: map[int]bool{},
+		lastTried: map[int]bool{}, maxDelivered: -1,
+	}
+}
+
+func (h *killHistory) add(event byte, n int) error {
 	switch event {
 	case 'T':
 		h.tried[n] = true
@@ -117,20 +152,17 @@ func (h *killHistory) add(event byte, n int, runStart *bool) error {
 	case 'A':
 		h.acked[n] = true
 	case 'D':
-		if !h.tried[n] {
-			return fmt.Errorf("record %d delivered but never appended", n)
+		return h.delivered(n)
+	case 'B':
+		if len(h.inFlight) == 0 || h.inFlight[0] != n {
+			return fmt.Errorf("commit of record %d began, but the oldest in flight is %v", n, h.inFlight)
 		}
-		if *runStart {
-			h.firstOfRun[len(h.delivered)] = true
-			*runStart = false
-		}
-		h.delivered = append(h.delivered, n)
+		h.begun = true
 	case 'C':
-		if i := len(h.delivered) - 1; i < 0 || h.delivered[i] != n {
-			return fmt.Errorf("record %d committed but not the last delivered", n)
-		} else {
-			h.committed[i] = true
+		if len(h.inFlight) == 0 || h.inFlight[0] != n || !h.begun {
+			return fmt.Errorf("record %d committed, but the oldest in flight is %v", n, h.inFlight)
 		}
+		h.inFlight, h.begun = h.inFlight[1:], false
 	case 'X':
 		return fmt.Errorf("record %d delivered with wrong data", n)
 	case 'R':
@@ -143,27 +175,53 @@ func (h *killHistory) add(event byte, n int, runStart *bool) error {
 	return nil
 }
 
-// check asserts the guarantee: every acknowledged record delivered, in
-// order, exactly once, except that the first record a run delivers may be
-// the previous run's last if that one was not committed.
-func (h *killHistory) check() error {
-	seen := map[int]bool{}
-	for i, n := range h.delivered {
-		if i > 0 {
-			prev := h.delivered[i-1]
-			switch {
-			case n > prev:
-			case n == prev && h.firstOfRun[i] && !h.committed[i-1]:
-			default:
-				return fmt.Errorf("delivery %d: record %d after %d (committed: %v, first of its run: %v)",
-					i, n, prev, h.committed[i-1], h.firstOfRun[i])
-			}
+func (h *killHistory) delivered(n int) error {
+	if !h.tried[n] {
+		return fmt.Errorf("record %d delivered but never appended", n)
+	}
+	if len(h.carry) > 0 && h.carryBegun && n != h.carry[0] {
+		h.carry = h.carry[1:] // its Commit completed after all
+	}
+	h.carryBegun = false
+	switch {
+	case len(h.carry) > 0:
+		if n != h.carry[0] {
+			return fmt.Errorf("record %d delivered; want %d again first (in flight when a run ended: %v)", n, h.carry[0], h.carry)
 		}
-		seen[n] = true
+		h.carry = h.carry[1:]
+		h.again++
+		h.runAgain++
+	case n <= h.maxDelivered:
+		return fmt.Errorf("record %d delivered again after %d, not in flight when a run ended", n, h.maxDelivered)
+	default:
+		h.maxDelivered = n
+	}
+	h.seen[n] = true
+	h.deliveries++
+	h.inFlight = append(h.inFlight, n)
+	return nil
+}
+
+// endRun carries the records in flight over to the next run.
+func (h *killHistory) endRun() {
+	if len(h.inFlight) > 0 {
+		h.carry = append(h.inFlight, h.carry...)
+		h.carryBegun = h.begun
+	}
+	h.inFlight, h.begun = nil, false
+	h.mostAgain = max(h.mostAgain, h.runAgain)
+	h.runAgain = 0
+}
+
+// check asserts, once everything is drained, that no acknowledged record
+// was lost, and no record in flight at the end of a run either.
+func (h *killHistory) check() error {
+	if len(h.carry) > 1 || len(h.carry) == 1 && !h.carryBegun {
+		return fmt.Errorf("records %v were in flight when a run ended and never delivered again", h.carry)
 	}
 	for n := range h.tried {
 		switch {
-		case seen[n]:
+		case h.seen[n]:
 		case h.acked[n]:
 			return fmt.Errorf("acknowledged record %d never delivered", n)
 		case !h.lastTried[n]:
@@ -191,10 +249,7 @@ func TestKillPoints(t *testing.T) {
 	t.Logf("seed %d (%s=%d repeats the quotas and kill points, not the timing)", seed, killSeedEnv, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	dir := t.TempDir()
-	h := &killHistory{
-		tried: map[int]bool{}, acked: map[int]bool{}, committed: map[int]bool{},
-		lastTried: map[int]bool{}, firstOfRun: map[int]bool{},
-	}
+	h := newKillHistory()
 	kills := 0
 	for run := range 20 {
 		syncInterval := "0s"
@@ -202,6 +257,7 @@ func TestKillPoints(t *testing.T) {
 			syncInterval = "5ms"
 		}
 		lastTried, killed, err := killRun(t, h, dir, syncInterval, rng)
+		h.endRun()
 		if err != nil {
 			t.Fatalf("run %d: %s", run, err)
 		}
@@ -221,29 +277,25 @@ func TestKillPoints(t *testing.T) {
 	if _, bytes := d.get(DropCorrupt); bytes > 0 {
 		h.tornTails++
 	}
-	runStart := true
 	for q.Stats().Records > 0 {
 		r := mustNext(t, q)
 		n := int(binary.LittleEndian.Uint64(r.Data))
 		if !bytes.Equal(r.Data, numbered(n)) {
 			t.Fatalf("record %d delivered with wrong data", n)
 		}
-		if err := h.add('D', n, &runStart); err != nil {
-			t.Fatal(err)
+		for _, event := range []byte{'D', 'B', 'C'} {
+			if err := h.add(event, n); err != nil {
+				t.Fatal(err)
+			}
 		}
 		mustCommit(t, q)
 	}
+	h.endRun()
 	if err := h.check(); err != nil {
 		t.Fatal(err)
 	}
-	again := 0
-	for i := 1; i < len(h.delivered); i++ {
-		if h.delivered[i] == h.delivered[i-1] {
-			again++
-		}
-	}
-	t.Logf("%d of 20 children killed, %d torn tails cut on reopening; %d records tried, %d acknowledged, %d deliveries, %d of them again",
-		kills, h.tornTails, len(h.tried), len(h.acked), len(h.delivered), again)
+	t.Logf("%d of 20 children killed, %d torn tails cut on reopening; %d records tried, %d acknowledged, %d deliveries, %d of them again, at most %d after one run",
+		kills, h.tornTails, len(h.tried), len(h.acked), h.deliveries, h.again, h.mostAgain)
 }
 
 // killRun runs one child and SIGKILLs it after a random number of reported
@@ -256,6 +308,7 @@ func killRun(t *testing.T, h *killHistory, dir, syncInterval string, rng *rand.R
 		killDirEnv+"="+dir,
 		killStartEnv+"="+strconv.Itoa(start),
 		killConsumeEnv+"="+strconv.Itoa(rng.IntN(2*killAppends)),
+		killAheadEnv+"="+strconv.Itoa(1+rng.IntN(4)),
 		killSyncEnv+"="+syncInterval,
 	)
 	var stderr bytes.Buffer
@@ -278,7 +331,6 @@ func killRun(t *testing.T, h *killHistory, dir, syncInterval string, rng *rand.R
 	}
 
 	lastTried = -1
-	runStart := true
 	var other []string // what else the child printed, for a failure message
 	sc := bufio.NewScanner(stdout)
 	for steps := 0; sc.Scan(); {
@@ -290,7 +342,7 @@ func killRun(t *testing.T, h *killHistory, dir, syncInterval string, rng *rand.R
 			continue
 		}
 		if err == nil {
-			err = h.add(event[0], n, &runStart)
+			err = h.add(event[0], n)
 		}
 		if event[0] == 'T' {
 			lastTried = n

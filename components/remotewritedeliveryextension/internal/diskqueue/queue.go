@@ -51,8 +51,8 @@ type DropReason string
 
 const (
 	// DropQueueFull: the oldest segments were deleted to stay within
-	// MaxBytes. records and bytes are what they held unconsumed, a record
-	// in flight (between Next and Commit) included.
+	// MaxBytes. records and bytes are what they held unconsumed, records
+	// in flight (returned by Next, not yet committed) included.
 	DropQueueFull DropReason = "queue_full"
 	// DropCorrupt: a torn or corrupt record and what follows it in its
 	// segment were cut (the last segment, on Open) or skipped (any other
@@ -74,14 +74,16 @@ var (
 
 // Record is one record as Next returns it.
 type Record struct {
-	// Data is the appended bytes. It aliases the queue's read buffer:
-	// valid until the next Next, Commit or Close.
+	// Data is the appended bytes. It aliases a read buffer of the queue's
+	// own, one per record in flight: valid until the Commit that consumes
+	// this record (or the no-op Commit that stands for it, if MaxBytes
+	// dropped it), or Close.
 	Data []byte
 	// Time is when the record was appended (Options.Now).
 	Time time.Time
 }
 
-// Stats describes the unconsumed records, the one in flight included.
+// Stats describes the unconsumed records, those in flight included.
 type Stats struct {
 	Bytes   int64     // their size on disk, headers included
 	Records int64     // how many (damage not yet reached by the reader can make it too high; skipping it corrects it)
@@ -123,24 +125,32 @@ type Queue struct {
 	unlink    []uint64 // scratch: segments dropped by the current Append
 
 	// mu guards what the writer and the reader share: the segment list,
-	// the read position and the reader's file.
-	mu         sync.Mutex
-	closed     bool
-	segs       []segment // oldest first; never empty
-	wseq       uint64    // the writer's segment; segments before it are sealed
-	fileBytes  int64     // sum of segs' sizes
-	records    int64     // sum of segs' unconsumed records
-	roff       int64     // read position in segs[0]
-	rf         *os.File  // the reader's own handle on segs[0], once opened
-	rseq       uint64    // the segment rf is open on
-	pending    bool      // Next returned the record at roff, Commit not yet called
-	pendingLen int64     // its size with header
+	// the commit position, the cursor, the records in flight and the
+	// reader's file.
+	mu        sync.Mutex
+	closed    bool
+	segs      []segment // oldest first; never empty
+	wseq      uint64    // the writer's segment; segments before it are sealed
+	fileBytes int64     // sum of segs' sizes
+	records   int64     // sum of segs' unconsumed records
+	roff      int64     // commit position (the oldest unconsumed record) in segs[0]
+	ci        int       // the cursor (the next record Next returns) is at coff in segs[ci]
+	coff      int64
+	// out is what lies between the commit position and the cursor, in
+	// order: the records in flight and the damage skipped among them.
+	// Empty, the cursor is the commit position (ci 0, coff roff); else
+	// out[0] is a record at roff in segs[0].
+	out        []span
+	skipAhead  int64    // bytes of the damage in out
+	droppedOut int      // records in flight, older than out's, that MaxBytes dropped
+	rf         *os.File // the reader's own handle on segs[ci], once opened
+	rseq       uint64   // the segment rf is open on
 	peek       [headerSize]byte
+	free       [][]byte // read buffers for reuse, at most maxFree
+	consumed   []uint64 // scratch: segments consumed by the current Commit
 
-	// The consumer's own: used by Next and Commit, one goroutine at a time.
-	rhdr  [headerSize]byte
-	rbuf  []byte
-	rtime int64
+	// The consumer's own: used by Next, one goroutine at a time.
+	rhdr [headerSize]byte
 
 	// pmu guards the position file.
 	pmu      sync.Mutex
@@ -184,6 +194,7 @@ func Open(opts Options) (*Queue, error) {
 		notify:       make(chan struct{}, 1),
 		closing:      make(chan struct{}),
 		syncDone:     make(chan struct{}),
+		free:         make([][]byte, 0, maxFree),
 	}
 	if q.now == nil {
 		q.now = time.Now
@@ -248,7 +259,7 @@ func (q *Queue) load() error {
 			return err
 		}
 	}
-	q.roff = roff
+	q.roff, q.coff = roff, roff
 	q.wseq = seqs[len(seqs)-1]
 	q.publishStatsLocked()
 	return q.initPosition(posOK && pos.seq == seqs[0] && pos.off == roff)
@@ -312,7 +323,9 @@ func (q *Queue) loadSegment(seq uint64, first, last bool, roff *int64) error {
 		return f.Close()
 	}
 	q.wf = f // closed by closeFiles on error
-	end, records, firstTime, err := verifySegment(f, &q.rhdr, &q.rbuf, from, s.size)
+	buf := q.takeBufferLocked()
+	end, records, firstTime, err := verifySegment(f, &q.rhdr, &buf, from, s.size)
+	q.putBufferLocked(buf)
 	if err != nil {
 		return fmt.Errorf("cannot read segment %s: %w", f.Name(), err)
 	}
@@ -360,7 +373,7 @@ func (q *Queue) createSegment(seq uint64, syncNow bool) (*os.File, error) {
 
 // publishStatsLocked copies the counts to the atomics Stats reads.
 func (q *Queue) publishStatsLocked() {
-	q.statBytes.Store(q.fileBytes - q.roff)
+	q.statBytes.Store(q.fileBytes - q.roff - q.skipAhead)
 	q.statRecords.Store(q.records)
 	oldest := int64(noOldest)
 	for i := range q.segs {

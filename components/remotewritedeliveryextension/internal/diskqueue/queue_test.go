@@ -85,13 +85,20 @@ func mustAppend(t *testing.T, q *Queue, data []byte) {
 // within a few seconds fails the test rather than hanging it.
 func mustNext(t *testing.T, q *Queue) Record {
 	t.Helper()
+	r := nextRecord(t, q)
+	r.Data = bytes.Clone(r.Data)
+	return r
+}
+
+// nextRecord is mustNext without the copy: Data is the queue's buffer.
+func nextRecord(t *testing.T, q *Queue) Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r, err := q.Next(ctx)
 	if err != nil {
 		t.Fatalf("cannot get next record: %s", err)
 	}
-	r.Data = bytes.Clone(r.Data)
 	return r
 }
 
@@ -125,6 +132,18 @@ func checkData(t *testing.T, got [][]byte, want []int, size func(int) int) {
 			t.Fatalf("record %d: got %.20q (%d bytes), want record %d", k, got[k], len(got[k]), i)
 		}
 	}
+}
+
+// reopenDrain closes q, opens it again and expects records want, in
+// order, with payload(i, size(i)). It returns the new queue.
+func reopenDrain(t *testing.T, q *Queue, opts Options, want []int, size func(int) int) *Queue {
+	t.Helper()
+	if err := q.Close(); err != nil {
+		t.Fatalf("cannot close: %s", err)
+	}
+	q = mustOpen(t, opts)
+	checkData(t, drain(t, q), want, size)
+	return q
 }
 
 func segmentFiles(t *testing.T, dir string) []string {
@@ -206,11 +225,7 @@ func TestOrder(t *testing.T) {
 				t.Fatalf("got %.20q, want record %d", r.Data, committed)
 			}
 		}
-		if err := q.Close(); err != nil {
-			t.Fatalf("cannot close: %s", err)
-		}
-		q = mustOpen(t, opts)
-		checkData(t, drain(t, q), seqRange(committed, len(sizes)), size)
+		reopenDrain(t, q, opts, seqRange(committed, len(sizes)), size)
 		if d.calls != 0 {
 			t.Fatalf("unexpected drops: %+v", d.records)
 		}
@@ -226,19 +241,27 @@ func TestOrder(t *testing.T) {
 	f(100, []int{500, 10, 700, 20, 30}, 2, 0)
 }
 
-func TestNextRepeatsUntilCommit(t *testing.T) {
+// TestNextReadsAhead: Next returns successive records without waiting
+// for Commit (before read-ahead, it returned the same record again until
+// Commit), and Commit consumes them oldest first.
+func TestNextReadsAhead(t *testing.T) {
 	q := mustOpen(t, testOptions(t, nil))
 	mustAppend(t, q, payload(1, 10))
 	mustAppend(t, q, payload(2, 10))
-	for range 3 {
-		if r := mustNext(t, q); !bytes.Equal(r.Data, payload(1, 10)) {
-			t.Fatalf("got %q, want record 1 again", r.Data)
+	mustAppend(t, q, payload(3, 10))
+	for i := 1; i <= 2; i++ {
+		if r := mustNext(t, q); !bytes.Equal(r.Data, payload(i, 10)) {
+			t.Fatalf("got %q, want record %d", r.Data, i)
 		}
 	}
-	mustCommit(t, q)
-	if r := mustNext(t, q); !bytes.Equal(r.Data, payload(2, 10)) {
-		t.Fatalf("got %q, want record 2", r.Data)
+	mustCommit(t, q) // record 1
+	if s := q.Stats(); s.Records != 2 {
+		t.Fatalf("got %+v after one Commit, want 2 records", s)
 	}
+	if r := mustNext(t, q); !bytes.Equal(r.Data, payload(3, 10)) {
+		t.Fatalf("got %q, want record 3", r.Data)
+	}
+	mustCommit(t, q)
 	mustCommit(t, q)
 	mustCommit(t, q) // nothing in flight: a no-op
 	if s := q.Stats(); s.Records != 0 || s.Bytes != 0 {
@@ -510,6 +533,15 @@ func waitForNext(t *testing.T) {
 }
 
 func TestConcurrentAppend(t *testing.T) {
+	for _, ahead := range []int{1, 4} {
+		t.Run(fmt.Sprintf("ahead=%d", ahead), func(t *testing.T) { testConcurrentAppend(t, ahead) })
+	}
+}
+
+// testConcurrentAppend keeps up to ahead records in flight, committing the
+// oldest when there are that many, and checks that the data of each is
+// intact when it is committed.
+func testConcurrentAppend(t *testing.T, ahead int) {
 	const writers, perWriter = 4, 300
 	opts := testOptions(t, nil)
 	opts.SegmentBytes = 1 << 10
@@ -529,17 +561,36 @@ func TestConcurrentAppend(t *testing.T) {
 	// The consumer reads while the writers write: each writer's records
 	// arrive once and in its order.
 	next := make([]int, writers)
+	var inFlight [][]byte // as Next returned them
+	var want []string
+	commit := func() {
+		if got := string(inFlight[0]); got != want[0] {
+			t.Fatalf("record %q in flight now reads %q", want[0], got)
+		}
+		inFlight, want = inFlight[1:], want[1:]
+		mustCommit(t, q)
+	}
 	for n := 0; n < writers*perWriter; n++ {
+		r, err := q.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
 		var w, i int
-		if _, err := fmt.Sscanf(string(mustNext(t, q).Data), "%d %d", &w, &i); err != nil {
+		if _, err := fmt.Sscanf(string(r.Data), "%d %d", &w, &i); err != nil {
 			t.Fatal(err)
 		}
 		if i != next[w] {
 			t.Fatalf("writer %d: got record %d, want %d", w, i, next[w])
 		}
 		next[w]++
-		mustCommit(t, q)
+		inFlight, want = append(inFlight, r.Data), append(want, string(r.Data))
+		if len(inFlight) == ahead {
+			commit()
+		}
 		_ = q.Stats()
+	}
+	for len(inFlight) > 0 {
+		commit()
 	}
 	wg.Wait()
 	if s := q.Stats(); s.Records != 0 {
@@ -548,6 +599,14 @@ func TestConcurrentAppend(t *testing.T) {
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
+	for _, ahead := range []int{1, 4} {
+		t.Run(fmt.Sprintf("ahead=%d", ahead), func(t *testing.T) { testSteadyStateAllocs(t, ahead) })
+	}
+}
+
+// testSteadyStateAllocs keeps ahead-1 records in flight between the
+// Append+Next+Commit rounds it counts allocations of.
+func testSteadyStateAllocs(t *testing.T, ahead int) {
 	for _, syncInterval := range []time.Duration{0, time.Hour} {
 		opts := testOptions(t, nil)
 		opts.SyncInterval = syncInterval
@@ -555,8 +614,10 @@ func TestSteadyStateAllocs(t *testing.T) {
 		q := mustOpen(t, opts)
 		data := payload(1, 1000)
 		ctx := context.Background()
-		mustAppend(t, q, data) // the read buffer grows once
-		mustNext(t, q)
+		for range ahead {
+			mustAppend(t, q, data) // each read buffer grows once
+			mustNext(t, q)
+		}
 		mustCommit(t, q)
 		allocs := testing.AllocsPerRun(3, func() {
 			if err := q.Append(data); err != nil {
@@ -577,11 +638,18 @@ func TestSteadyStateAllocs(t *testing.T) {
 }
 
 func TestConcurrentDrops(t *testing.T) {
-	// A consumer reads while Appends drop the segment it reads from: it
-	// must never deliver a record twice or out of order, nor lose one
-	// without a report, nor mistake a dropped segment for damage. Records
-	// differ in length, so that a position moved by the wrong record's
-	// length lands inside a record and shows as damage.
+	for _, ahead := range []int{1, 4} {
+		t.Run(fmt.Sprintf("ahead=%d", ahead), func(t *testing.T) { testConcurrentDrops(t, ahead) })
+	}
+}
+
+// testConcurrentDrops: a consumer keeping up to ahead records in flight
+// reads while Appends drop the segments it reads from and those of the
+// records in flight: it must never deliver a record twice or out of
+// order, nor lose one without a report, nor mistake a dropped segment for
+// damage. Records differ in length, so that a position moved by the wrong
+// record's length lands inside a record and shows as damage.
+func testConcurrentDrops(t *testing.T, ahead int) {
 	const appends = 3000
 	var d drops
 	opts := testOptions(t, &d)
@@ -598,10 +666,13 @@ func TestConcurrentDrops(t *testing.T) {
 			}
 		}
 	}()
-	delivered, last := 0, -1
+	delivered, last, inFlight := 0, -1, 0
 	for {
 		select {
 		case <-done:
+			for ; inFlight > 0; inFlight-- {
+				mustCommit(t, q)
+			}
 			if q.Stats().Records > 0 {
 				break
 			}
@@ -614,7 +685,13 @@ func TestConcurrentDrops(t *testing.T) {
 			}
 			return
 		default:
-			if q.Stats().Records == 0 {
+			if q.Stats().Records <= int64(inFlight) {
+				// Only what is in flight, or less if some was dropped: commit
+				// so that the test ends.
+				if inFlight > 0 {
+					mustCommit(t, q)
+					inFlight--
+				}
 				runtime.Gosched()
 				continue
 			}
@@ -626,6 +703,9 @@ func TestConcurrentDrops(t *testing.T) {
 		}
 		last = i
 		delivered++
-		mustCommit(t, q)
+		if inFlight++; inFlight == ahead {
+			mustCommit(t, q)
+			inFlight--
+		}
 	}
 }

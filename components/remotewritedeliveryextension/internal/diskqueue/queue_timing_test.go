@@ -43,36 +43,47 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // BenchmarkNextCommit consumes records appended beforehand, a thousand at
-// a time outside the timer.
+// a time outside the timer, with ahead records in flight: each Next is
+// followed by the Commit of the oldest once ahead are in flight.
 func BenchmarkNextCommit(b *testing.B) {
-	for _, syncInterval := range []time.Duration{0, time.Second} {
-		b.Run(fmt.Sprintf("SyncInterval=%v", syncInterval), func(b *testing.B) {
-			q := openBench(b, benchOptions(b, syncInterval))
-			data := payload(1, benchRecord)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.SetBytes(benchRecord)
-			for b.Loop() {
-				if q.Stats().Records == 0 {
-					b.StopTimer()
-					for range 1000 {
-						if err := q.Append(data); err != nil {
-							b.Fatal(err)
-						}
-					}
-					b.StartTimer()
-				}
-				r, err := q.Next(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(r.Data) != benchRecord {
-					b.Fatalf("got %d bytes", len(r.Data))
-				}
-				if err := q.Commit(); err != nil {
+	for _, ahead := range []int{1, 4} {
+		for _, syncInterval := range []time.Duration{0, time.Second} {
+			b.Run(fmt.Sprintf("ahead=%d/SyncInterval=%v", ahead, syncInterval), func(b *testing.B) {
+				benchNextCommit(b, ahead, syncInterval)
+			})
+		}
+	}
+}
+
+func benchNextCommit(b *testing.B, ahead int, syncInterval time.Duration) {
+	q := openBench(b, benchOptions(b, syncInterval))
+	data := payload(1, benchRecord)
+	ctx := context.Background()
+	inFlight := 0
+	b.ReportAllocs()
+	b.SetBytes(benchRecord)
+	for b.Loop() {
+		if q.Stats().Records == int64(inFlight) {
+			b.StopTimer()
+			for range 1000 {
+				if err := q.Append(data); err != nil {
 					b.Fatal(err)
 				}
 			}
-		})
+			b.StartTimer()
+		}
+		r, err := q.Next(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Data) != benchRecord {
+			b.Fatalf("got %d bytes", len(r.Data))
+		}
+		if inFlight++; inFlight == ahead {
+			if err := q.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			inFlight--
+		}
 	}
 }

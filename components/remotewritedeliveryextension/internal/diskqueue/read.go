@@ -8,9 +8,15 @@ import (
 	"time"
 )
 
-// Next returns the oldest unconsumed record, waiting for an Append if
-// there is none. Until Commit, every Next returns that same record again,
-// unless MaxBytes dropped it meanwhile (then Next returns the new oldest).
+// Next returns the oldest record it has not yet returned since Open,
+// waiting for an Append if there is none: successive calls return
+// successive records, each once, without waiting for Commit. The records
+// returned and not yet committed are in flight; Commit consumes them,
+// oldest first. A new Open starts again at the oldest unconsumed record,
+// so the records that were in flight are returned again.
+//
+// Each record in flight keeps its own read buffer (see Record.Data): the
+// consumer bounds the memory held by bounding the records in flight.
 //
 // It returns ctx.Err() once ctx is done, and ErrClosed once the queue is
 // closed, even while waiting. Damage it meets is skipped and reported
@@ -29,22 +35,24 @@ func (q *Queue) Next(ctx context.Context) (Record, error) {
 			q.mu.Unlock()
 			return Record{}, ErrClosed
 		}
-		if q.pending {
-			r := q.pendingRecord()
-			q.mu.Unlock()
-			return r, nil
-		}
-		s := q.segs[0]
+		s := q.segs[q.ci]
 		switch {
-		case q.roff < s.size:
+		case q.coff < s.size:
 			r, err := q.readLocked(s)
 			q.mu.Unlock()
 			if !errors.Is(err, errRetry) {
 				return r, err
 			}
+		case s.seq < q.wseq && len(q.out) > 0:
+			// Read to its end and sealed, but not consumed: the segment
+			// stays until the records in flight are committed.
+			q.ci++
+			q.coff = 0
+			q.mu.Unlock()
 		case s.seq < q.wseq:
-			// Consumed and sealed: move on. The saved position may still
-			// name it; Open then starts at the next segment, the same place.
+			// Consumed and sealed (the cursor is the commit position):
+			// move on. The saved position may still name it; Open then
+			// starts at the next segment, the same place.
 			q.popLocked()
 			q.publishStatsLocked()
 			q.mu.Unlock()
@@ -65,10 +73,10 @@ func (q *Queue) Next(ctx context.Context) (Record, error) {
 // errRetry tells Next that the state changed while it read: look again.
 var errRetry = errors.New("retry")
 
-// readLocked reads the record at roff in s (segs[0]) and makes it the
-// pending one. It releases mu while reading, so that Appends and Stats go
-// on, and returns errRetry if the queue changed meanwhile or the record
-// was damaged (and skipped).
+// readLocked reads the record at the cursor in s (segs[ci]), puts it in
+// flight and moves the cursor past it. It releases mu while reading, so
+// that Appends and Stats go on, and returns errRetry if the queue changed
+// meanwhile or the record was damaged (and skipped).
 func (q *Queue) readLocked(s segment) (Record, error) {
 	f, err := q.readerFileLocked()
 	if err != nil {
@@ -78,36 +86,36 @@ func (q *Queue) readLocked(s segment) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("cannot open segment: %w", err)
 	}
-	off := q.roff
+	off := q.coff
+	buf := q.takeBufferLocked()
 	q.mu.Unlock()
-	h, err := readRecord(f, &q.rhdr, &q.rbuf, off, s.size)
+	h, err := readRecord(f, &q.rhdr, &buf, off, s.size)
 	q.mu.Lock()
 	switch {
 	case q.closed:
 		return Record{}, ErrClosed
-	case q.segs[0].seq != s.seq || q.roff != off:
+	case q.segs[q.ci].seq != s.seq || q.coff != off:
+		q.putBufferLocked(buf)
 		return Record{}, errRetry // dropped (and f perhaps closed) meanwhile
 	case errors.Is(err, errCorrupt):
+		q.putBufferLocked(buf)
 		q.skipLocked()
 		return Record{}, errRetry
 	case err != nil:
+		q.putBufferLocked(buf)
 		return Record{}, fmt.Errorf("cannot read segment %d: %w", s.seq, err)
 	}
-	q.pending = true
-	q.pendingLen = headerSize + h.size
-	q.rtime = h.time
-	return q.pendingRecord(), nil
+	r := span{seq: s.seq, size: headerSize + h.size, time: h.time, buf: buf}
+	q.out = append(q.out, r)
+	q.coff += r.size
+	return Record{Data: buf[:h.size], Time: time.Unix(0, h.time)}, nil
 }
 
-func (q *Queue) pendingRecord() Record {
-	return Record{Data: q.rbuf[:q.pendingLen-headerSize], Time: time.Unix(0, q.rtime)}
-}
-
-// readerFileLocked returns the reader's handle on segs[0], opening it if
-// the reader moved. The reader has its own handle so that it neither
+// readerFileLocked returns the reader's handle on segs[ci], opening it if
+// the cursor moved. The reader has its own handle so that it neither
 // shares an offset with the writer nor keeps a dropped segment's space.
 func (q *Queue) readerFileLocked() (*os.File, error) {
-	seq := q.segs[0].seq
+	seq := q.segs[q.ci].seq
 	if q.rf != nil && q.rseq == seq {
 		return q.rf, nil
 	}
@@ -123,20 +131,35 @@ func (q *Queue) readerFileLocked() (*os.File, error) {
 	return f, nil
 }
 
-// skipLocked skips the rest of segs[0] from roff on, reporting it as
-// damage. The report is made with mu held: OnDrop must be cheap.
+// skipLocked skips the rest of the cursor's segment, reporting it as
+// damage. The commit position passes it at once if nothing is in flight,
+// else once the records before it are committed. The report is made with
+// mu held: OnDrop must be cheap.
 func (q *Queue) skipLocked() {
-	s := &q.segs[0]
-	records, bytes := s.records, s.size-q.roff
-	q.records -= s.records
-	s.records = 0
-	q.roff = s.size
+	s := &q.segs[q.ci]
+	var inFlight int64 // records before the damage in s, still counted
+	for i := len(q.out) - 1; i >= 0 && q.out[i].seq == s.seq; i-- {
+		if !q.out[i].skipped {
+			inFlight++
+		}
+	}
+	records, bytes := s.records-inFlight, s.size-q.coff
+	q.records -= records
+	s.records = inFlight
+	if len(q.out) > 0 {
+		q.out = append(q.out, span{seq: s.seq, size: bytes, skipped: true})
+		q.skipAhead += bytes
+	} else {
+		q.roff = s.size
+	}
+	q.coff = s.size
 	q.publishStatsLocked()
 	q.onDrop(DropCorrupt, int(records), bytes)
 }
 
 // popLocked forgets segs[0] (the caller deletes its file) and moves the
-// reader to the start of the next segment.
+// commit position to the start of the next segment, and the cursor too if
+// it was in segs[0]. Records of segs[0] in out are the caller's concern.
 func (q *Queue) popLocked() {
 	s := q.segs[0]
 	q.fileBytes -= s.size
@@ -144,6 +167,11 @@ func (q *Queue) popLocked() {
 	copy(q.segs, q.segs[1:])
 	q.segs = q.segs[:len(q.segs)-1]
 	q.roff = 0
+	if q.ci > 0 {
+		q.ci--
+	} else {
+		q.coff = 0
+	}
 	if q.rf != nil && q.rseq == s.seq {
 		// Closing frees the space of a dropped segment now, not when the
 		// consumer comes back.
@@ -152,10 +180,31 @@ func (q *Queue) popLocked() {
 	}
 }
 
-// Commit consumes the record Next returned: the read position moves past
-// it and is saved (fsynced if SyncInterval is 0), and a segment fully
-// consumed is deleted. It does nothing if there is no such record, or if
-// MaxBytes dropped it after Next returned it.
+// settleLocked moves the commit position past what needs no Commit: the
+// damage skipped right after it, and sealed segments it has reached the
+// end of, which it pops and lists in *popped for the caller to delete.
+func (q *Queue) settleLocked(popped *[]uint64) {
+	for {
+		s := q.segs[0]
+		switch {
+		case q.roff >= s.size && s.seq < q.wseq:
+			*popped = append(*popped, s.seq)
+			q.popLocked()
+		case len(q.out) > 0 && q.out[0].skipped:
+			q.roff += q.out[0].size
+			q.skipAhead -= q.out[0].size
+			q.removeOutLocked(1)
+		default:
+			return
+		}
+	}
+}
+
+// Commit consumes the oldest record in flight: the commit position moves
+// past it (and past any damage Next skipped after it) and is saved
+// (fsynced if SyncInterval is 0), and segments fully consumed are deleted.
+// It does nothing if no record is in flight, or if MaxBytes dropped that
+// record after Next returned it.
 //
 // The position moves in memory even if saving it fails: the error is
 // returned to be counted or logged, and the next successful save (or a
@@ -166,31 +215,38 @@ func (q *Queue) Commit() error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if !q.pending {
+	if q.droppedOut > 0 {
+		q.droppedOut--
 		q.mu.Unlock()
 		return nil
 	}
-	q.pending = false
-	s := &q.segs[0]
-	seq := s.seq
-	q.roff += q.pendingLen
-	s.records--
+	if len(q.out) == 0 {
+		q.mu.Unlock()
+		return nil
+	}
+	r := q.out[0]
+	q.removeOutLocked(1)
+	q.putBufferLocked(r.buf)
+	q.roff += r.size
+	q.segs[0].records--
 	q.records--
-	off := q.roff
-	consumed := q.roff >= s.size && seq < q.wseq
+	q.consumed = q.consumed[:0]
+	q.settleLocked(&q.consumed)
+	s := &q.segs[0]
 	switch {
-	case consumed:
-		q.popLocked()
+	case len(q.out) > 0:
+		s.first = q.out[0].time
 	case s.records > 0:
 		q.peekFirstLocked()
 	}
+	seq, off := s.seq, q.roff
 	q.publishStatsLocked()
 	q.mu.Unlock()
 
-	// Save before deleting: a crash in between leaves a consumed segment
+	// Save before deleting: a crash in between leaves consumed segments
 	// that Open deletes, never a position in a deleted segment's place.
 	err := q.savePosition(seq, off)
-	if consumed {
+	for _, seq := range q.consumed {
 		if rerr := os.Remove(q.segmentPath(seq)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("cannot delete consumed segment: %w", rerr))
 		}
@@ -198,9 +254,9 @@ func (q *Queue) Commit() error {
 	return err
 }
 
-// peekFirstLocked reads the time of the record at roff for Stats.Oldest.
-// The header is not verified yet: a damaged one only skews the statistic
-// until the reader gets there.
+// peekFirstLocked reads the time of the record at roff for Stats.Oldest,
+// when nothing is in flight. The header is not verified yet: a damaged one
+// only skews the statistic until the reader gets there.
 func (q *Queue) peekFirstLocked() {
 	s := &q.segs[0]
 	if q.rf == nil || q.rseq != s.seq {

@@ -15,8 +15,8 @@ const segmentSuffix = ".seg"
 type segment struct {
 	seq  uint64
 	size int64 // bytes of complete records: the reader never reads beyond
-	// records counts the unconsumed records: for the reader's segment,
-	// those from the read position on.
+	// records counts the unconsumed records (in flight included): for the
+	// first segment, those from the commit position on.
 	records int64
 	first   int64 // unix-nano time of the first unconsumed record, if records > 0
 }
