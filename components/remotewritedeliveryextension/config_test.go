@@ -42,6 +42,7 @@ func TestLoadConfig(t *testing.T) {
 		MaxAge:        30 * time.Minute,
 		SyncInterval:  0,
 		Timeout:       10 * time.Second,
+		MaxInFlight:   4,
 		Retry:         RetryConfig{InitialInterval: 500 * time.Millisecond, MaxInterval: time.Minute, CredentialsInterval: 2 * time.Minute},
 		LogInterval:   10 * time.Second,
 	})
@@ -49,6 +50,8 @@ func TestLoadConfig(t *testing.T) {
 	f("tiny", nil, "max_size_mib: must be at least 4, got 3")
 	f("negative_sync", nil, "sync_interval: must be 0 (sync every request) or positive, got -1s")
 	f("backwards_retry", nil, "retry::initial_interval: 1m0s is longer than retry::max_interval 1s")
+	f("too_many_in_flight", nil, "max_in_flight: must be 1 to 16, got 17")
+	f("none_in_flight", nil, "max_in_flight: must be 1 to 16, got 0")
 	f("zeros", nil, "max_age: must be positive, got 0s", "timeout: must be positive, got 0s", "log_interval: must be positive, got 0s")
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -402,4 +403,59 @@ func TestEveryReasonCountedFromZero(t *testing.T) {
 		}
 	}
 	require.Contains(t, retryReasons, retryReason(0))
+}
+
+// TestMaxInFlight: with a backend that holds every answer, exactly
+// max_in_flight requests are sent at once, the first ones of the queue;
+// once answered everything is delivered, and committed in order: a restart
+// sends nothing again.
+func TestMaxInFlight(t *testing.T) {
+	f := func(maxInFlight int) {
+		t.Helper()
+		dir := t.TempDir()
+		b := newBackend(t, http.StatusOK)
+		b.hold = make(chan struct{})
+		cfg := testConfig(dir)
+		cfg.MaxInFlight = maxInFlight
+		fx := startFixture(t, cfg)
+		var releaseOnce sync.Once
+		release := func() {
+			releaseOnce.Do(func() {
+				b.mu.Lock()
+				close(b.hold)
+				b.hold = nil
+				b.mu.Unlock()
+			})
+		}
+		// Registered after the fixture, so it runs before its shutdown: a
+		// failing check must not leave the shutdown waiting on held answers.
+		t.Cleanup(release)
+		for i := range 6 {
+			fx.send(t, b.url(), body(i))
+		}
+		got := b.waitRequests(t, maxInFlight)
+		require.Never(t, func() bool { return len(b.requests()) > maxInFlight }, 200*time.Millisecond, 5*time.Millisecond,
+			"max_in_flight %d: more requests in flight", maxInFlight)
+		var first [][]byte
+		for i := range maxInFlight {
+			first = append(first, body(i))
+		}
+		var bodies [][]byte
+		for _, r := range got {
+			bodies = append(bodies, r.body)
+		}
+		require.ElementsMatch(t, first, bodies, "max_in_flight %d: the first requests of the queue", maxInFlight)
+
+		release()
+		require.Eventually(t, func() bool { return fx.sum(t, "otelcol_remote_write_sent_requests") == 6 }, 5*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return fx.gauge(t, "otelcol_remote_write_queue_requests") == 0 }, 5*time.Second, time.Millisecond)
+		require.NoError(t, fx.ext.Shutdown(context.Background()))
+
+		before := len(b.requests())
+		startFixture(t, testConfig(dir))
+		require.Never(t, func() bool { return len(b.requests()) > before }, 200*time.Millisecond, 5*time.Millisecond,
+			"max_in_flight %d: a committed request was sent again", maxInFlight)
+	}
+	f(1)
+	f(3)
 }

@@ -19,9 +19,10 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/diskqueue"
 )
 
-// sender delivers the queue's requests in order, one at a time: AMP
-// refuses a sample older than the newest of its series, so two requests in
-// flight could make each other's samples out of order. It handles bytes
+// sender delivers the queue's requests in order, one at a time by default:
+// a backend that refuses a sample older than the newest of its series (AMP
+// with its out-of-order window set to 0, Prometheus by default) could see
+// the samples of two requests in flight out of order. It handles bytes
 // only: the body is sent as it was captured, and every attempt is signed
 // afresh by the transport (the authenticator around the exporter's
 // transport), so that a request queued through an outage longer than the
@@ -46,8 +47,25 @@ type sender struct {
 }
 
 // run delivers until stop is done or the queue is closed, then closes done.
+// Up to max_in_flight requests are sent at once, in the queue's order, and
+// committed in that order: the queue's read position never passes a
+// request that is not done with, so a restart re-sends at most the
+// requests that were in flight.
 func (s *sender) run() {
 	defer close(s.done)
+	// flights is the commit order; the committer holds one flight while
+	// the channel holds the others, so its capacity bounds the requests in
+	// flight at max_in_flight.
+	flights := make(chan *flight, s.cfg.MaxInFlight-1)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		s.commitInOrder(flights)
+	}()
+	defer func() {
+		close(flights)
+		<-committed
+	}()
 	for failures := 0; ; {
 		rec, err := s.queue.Next(s.stop)
 		switch {
@@ -64,7 +82,29 @@ func (s *sender) run() {
 			continue
 		}
 		failures = 0
-		if !s.deliver(rec) {
+		f := &flight{done: make(chan bool, 1)}
+		select {
+		case flights <- f:
+		case <-s.stop.Done():
+			return
+		}
+		go func() { f.done <- s.deliver(rec) }()
+	}
+}
+
+// flight is one request being delivered; done says whether it was done
+// with (delivered or dropped) or left in the queue by a stop.
+type flight struct{ done chan bool }
+
+// commitInOrder commits each flight once it and every flight before it are
+// done with. After a flight left in the queue by a stop, nothing more is
+// committed: the next start sends it, and those after it, again.
+func (s *sender) commitInOrder(flights <-chan *flight) {
+	for f := range flights {
+		if !<-f.done {
+			for f := range flights {
+				<-f.done
+			}
 			return
 		}
 		if err := s.queue.Commit(); err != nil {

@@ -125,14 +125,14 @@ func BenchmarkDatapointLevelFresh(b *testing.B) {
 
 // BenchmarkShippedConfigFresh is the shape of `make bench`: the shipped
 // configs' k8smeta (cluster name, workload, node, node topology, the
-// kind-specific workload labels and most of the topology excluded: six
-// labels per point) on fresh scrapes of a synthetic target, whose points
+// kind-specific workload labels, most of the topology and the cluster
+// excluded: five labels per point) on fresh scrapes of a synthetic target, whose points
 // all name the target's own pod with six labels of their own.
 func BenchmarkShippedConfigFresh(b *testing.B) {
 	cfg := benchConfig()
 	cfg.ClusterName = "prod-eu"
 	cfg.DatapointLabelsExclude = []string{"deployment", "statefulset", "daemonset", "replicaset", "cronjob", "job_name",
-		"region", "instance_type", "capacity_type", "nodepool"}
+		"region", "instance_type", "capacity_type", "nodepool", "cluster"}
 	md := gaugeBatch(attrServerAddress, "127.0.0.1", benchPoints, func(i int, a pcommon.Map) {
 		a.EnsureCapacity(6)
 		a.PutStr("namespace", "shop")
