@@ -134,7 +134,7 @@ e2e: build ensure-prometheus ## The workshop on one machine, asserted through Pr
 	$(GO) test -tags $(BUILD_TAGS),e2e -count=1 -parallel 3 ./test/...
 
 .PHONY: bench
-bench: build ensure-prometheus k8s-binaries ## Side by side with Prometheus agent at 100 K series (~13 min; rewrites bench/RESULTS.md), then the Go benchmarks. Not in CI.
+bench: build ensure-prometheus k8s-binaries ## Side by side with Prometheus agent at 100 K series: the shipped pipeline, with the WAL, without persistence, without k8smeta (~22 min; rewrites bench/RESULTS.md), then the Go benchmarks. Not in CI.
 	$(GO) build -tags $(BUILD_TAGS) -o bin/otelcol-eks-bench ./bench/cmd/otelcol-eks-bench
 	bin/otelcol-eks-bench -collector $(BIN) $(BENCH_FLAGS)
 	$(GO) test -tags $(BUILD_TAGS) -run '^$$' -bench . -benchmem ./processor/... ./components/...
