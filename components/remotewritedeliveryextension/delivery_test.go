@@ -177,6 +177,7 @@ func TestSigningFailureKeepsData(t *testing.T) {
 	got := b.waitRequests(t, 1)
 	require.Equal(t, body(0), got[0].body)
 	require.Zero(t, fx.sum(t, "otelcol_remote_write_retried_requests", "reason", "connection"))
+	require.Zero(t, fx.sum(t, "otelcol_remote_write_answers", "code", "none"), "an unsigned attempt is sent nowhere: no answer")
 }
 
 // TestRetryAfterHonoured: a 429 with Retry-After: 1 holds the next attempt
@@ -242,6 +243,7 @@ func TestUnreachableBackendRetried(t *testing.T) {
 		return fx.sum(t, "otelcol_remote_write_retried_requests", "reason", "connection") >= 3
 	}, 5*time.Second, time.Millisecond)
 	require.EqualValues(t, 1, fx.gauge(t, "otelcol_remote_write_queue_requests"))
+	require.Positive(t, fx.sum(t, "otelcol_remote_write_answers", "code", "none", "class", "error"))
 	require.Equal(t, 1, fx.logCount("remote-write backend not reached"), "logged once per interval")
 	require.Zero(t, fx.sum(t, "otelcol_remote_write_sent_requests"))
 }

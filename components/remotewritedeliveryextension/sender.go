@@ -170,7 +170,6 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 	httpReq = httpReq.WithContext(context.WithValue(httpReq.Context(), reachedKey{}, reached))
 	resp, err := s.transport.RoundTrip(httpReq)
 	if err != nil {
-		s.answered(ctx, 0)
 		if s.abort.Err() != nil {
 			return 0, true // shutting down: kept for the next start
 		}
@@ -183,6 +182,7 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 				zap.Error(err), zap.String("hint", "Check the credentials source: "+credentialsSource(s.env)), zap.String("endpoint", endpoint(req.url)))
 			return jitter(s.cfg.Retry.CredentialsInterval), true
 		}
+		s.answered(ctx, 0)
 		s.rep.retried(ctx, retryReason(0), "connection", zapcore.WarnLevel,
 			"remote-write backend not reached: the request stays queued and is retried",
 			zap.Error(err), zap.String("endpoint", endpoint(req.url)))
