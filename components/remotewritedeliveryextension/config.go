@@ -36,15 +36,16 @@ type Config struct {
 	// Timeout bounds every attempt to send a request. Default: 30s.
 	Timeout time.Duration `mapstructure:"timeout"`
 	// MaxInFlight is how many requests are sent at once, in the queue's
-	// order (and committed in that order). One keeps every series' samples
-	// in order. More lets a large volume through a backend that is slow to
-	// answer: AMP takes at most 1 MB (decoded) per request, so one request
-	// in flight with 50 ms answers carries at most 20 requests, about 45 000
-	// samples of 17 labels, a second. But two requests in flight together,
-	// or a retried one and the next, can reach the backend out of order: use
-	// more than 1 only where the backend accepts out-of-order samples (AMP
-	// within its workspace's out-of-order window, 1 minute by default).
-	// 1 to 16. Default: 1.
+	// order (and committed in that order), among requests captured within
+	// 2 seconds of each other. More than one lets a large volume through
+	// a backend that is slow to answer: AMP takes at most 1 MB (decoded)
+	// per request, so one request in flight with 50 ms answers carries at
+	// most 20 requests, about 45 000 samples of 17 labels, a second. Two
+	// requests in flight together, or a retried one and the next, can reach
+	// the backend out of order by up to those 2 seconds, which AMP accepts
+	// within its workspace's out-of-order window (1 minute by default); a
+	// backend without one (Prometheus by default, or an AMP workspace whose
+	// window was set to 0) needs 1. 1 to 16. Default: 4.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 	// Retry paces the attempts after a failure.
 	Retry RetryConfig `mapstructure:"retry"`
@@ -84,7 +85,7 @@ func createDefaultConfig() *Config {
 		MaxAge:       time.Hour,
 		SyncInterval: time.Second,
 		Timeout:      30 * time.Second,
-		MaxInFlight:  1,
+		MaxInFlight:  4,
 		Retry: RetryConfig{
 			InitialInterval:     time.Second,
 			MaxInterval:         30 * time.Second,

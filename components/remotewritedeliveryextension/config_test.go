@@ -42,7 +42,7 @@ func TestLoadConfig(t *testing.T) {
 		MaxAge:        30 * time.Minute,
 		SyncInterval:  0,
 		Timeout:       10 * time.Second,
-		MaxInFlight:   4,
+		MaxInFlight:   2,
 		Retry:         RetryConfig{InitialInterval: 500 * time.Millisecond, MaxInterval: time.Minute, CredentialsInterval: 2 * time.Minute},
 		LogInterval:   10 * time.Second,
 	})

@@ -461,3 +461,48 @@ func TestMaxInFlight(t *testing.T) {
 	f(1)
 	f(3)
 }
+
+// TestInFlightSpread: requests captured more than inFlightSpread after the
+// first of those in flight wait until those are done with, even with room
+// in max_in_flight; then they are sent together in their turn.
+func TestInFlightSpread(t *testing.T) {
+	b := newBackend(t, http.StatusOK)
+	b.hold = make(chan struct{})
+	cfg := testConfig(t.TempDir())
+	cfg.MaxInFlight = 4
+	fx := startFixture(t, cfg)
+	release := func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.hold != nil {
+			close(b.hold)
+			b.hold = nil
+		}
+	}
+	// Registered after the fixture, so it runs before its shutdown.
+	t.Cleanup(release)
+
+	fx.send(t, b.url(), body(0))
+	fx.clock.Add(inFlightSpread)
+	fx.send(t, b.url(), body(1)) // within the spread of request 0
+	fx.clock.Add(time.Millisecond)
+	fx.send(t, b.url(), body(2)) // beyond it
+	fx.send(t, b.url(), body(3))
+
+	got := b.waitRequests(t, 2)
+	require.Never(t, func() bool { return len(b.requests()) > 2 }, 200*time.Millisecond, 5*time.Millisecond,
+		"a request captured beyond the spread was sent while earlier ones were in flight")
+	require.ElementsMatch(t, [][]byte{body(0), body(1)}, [][]byte{got[0].body, got[1].body})
+
+	// Held again for the next two: once the first two are answered, both
+	// are sent at once.
+	b.mu.Lock()
+	held := b.hold
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	close(held)
+	got = b.waitRequests(t, 4)
+	require.ElementsMatch(t, [][]byte{body(2), body(3)}, [][]byte{got[2].body, got[3].body})
+	release()
+	require.Eventually(t, func() bool { return fx.sum(t, "otelcol_remote_write_sent_requests") == 4 }, 5*time.Second, time.Millisecond)
+}

@@ -6,7 +6,8 @@
 // builds (the snappy-compressed protobuf and its remote-write headers) is
 // appended, unsigned, to an on-disk queue of its own (internal/diskqueue),
 // and the exporter is answered 204 once it is there. A sender reads the
-// queue in order, one request in flight, and sends each request as it was
+// queue in order, up to max_in_flight requests at once among those
+// captured within 2 s of each other, and sends each request as it was
 // captured, signed afresh at every attempt by the configured authenticator
 // (sigv4auth): no protobuf is decoded or re-encoded, and a request queued
 // through an outage longer than a signature's validity is still accepted.

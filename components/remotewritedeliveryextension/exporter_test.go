@@ -76,6 +76,10 @@ func TestUpstreamExporterAndSigV4(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.Directory = t.TempDir()
 	cfg.Authenticator = sigv4ID
+	// One in flight: the ten batches below, a second apart in their samples,
+	// are captured at once, and this recorder, like Prometheus by default,
+	// refuses a sample older than the newest of its series.
+	cfg.MaxInFlight = 1
 	dbgSet := componenttest.NewNopTelemetrySettings()
 	dbgSet.Logger = zaptest.NewLogger(t)
 	delivery, err := newExtension(deliveryID, cfg, dbgSet, time.Now)

@@ -137,9 +137,11 @@ var (
 	deliveryID = component.NewID(metadata.Type)
 )
 
-// testConfig is the default configuration with fast retries in dir.
+// testConfig is the default configuration with fast retries in dir and
+// one request in flight, so that the order of the attempts is the queue's.
 func testConfig(dir string) *Config {
 	cfg := createDefaultConfig()
+	cfg.MaxInFlight = 1
 	cfg.Directory = dir
 	cfg.Authenticator = authID
 	cfg.MaxSizeMiB = minMaxSizeMiB

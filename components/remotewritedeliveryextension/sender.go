@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,10 +20,13 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/diskqueue"
 )
 
-// sender delivers the queue's requests in order, one at a time by default:
-// a backend that refuses a sample older than the newest of its series (AMP
-// with its out-of-order window set to 0, Prometheus by default) could see
-// the samples of two requests in flight out of order. It handles bytes
+// sender delivers the queue's requests in order, up to max_in_flight at
+// once, and only requests captured within inFlightSpread of each other at
+// once: a series' samples in two requests in flight together can reach the
+// backend out of order, by no more than that spread (plus the pipeline's
+// own delay between a scrape and its capture), which AMP's out-of-order
+// window (1 minute by default) accepts. A backend with no such window
+// (Prometheus by default) needs max_in_flight 1. It handles bytes
 // only: the body is sent as it was captured, and every attempt is signed
 // afresh by the transport (the authenticator around the exporter's
 // transport), so that a request queued through an outage longer than the
@@ -46,11 +50,22 @@ type sender struct {
 	done  chan struct{}
 }
 
+// inFlightSpread bounds how far apart, by capture time, the requests in
+// flight at once are: a request captured more than that after the first
+// of those in flight waits until they are all done with. Two scrapes of a
+// target are then never in flight together when its scrape interval is
+// longer, and never more than this out of order when it is shorter (or
+// when the exporter sent a backlog at once). Two seconds of requests keep
+// a large volume flowing (45 at 500 K series every 10 s), and are well
+// inside AMP's 1-minute out-of-order window.
+const inFlightSpread = 2 * time.Second
+
 // run delivers until stop is done or the queue is closed, then closes done.
-// Up to max_in_flight requests are sent at once, in the queue's order, and
-// committed in that order: the queue's read position never passes a
-// request that is not done with, so a restart re-sends at most the
-// requests that were in flight.
+// Up to max_in_flight requests are sent at once, in the queue's order, all
+// captured within inFlightSpread of the first of them, and committed in
+// that order: the queue's read position never passes a request that is
+// not done with, so a restart re-sends at most the requests that were in
+// flight.
 func (s *sender) run() {
 	defer close(s.done)
 	// flights is the commit order; the committer holds one flight while
@@ -66,6 +81,10 @@ func (s *sender) run() {
 		close(flights)
 		<-committed
 	}()
+	// inFlight counts the requests sent and not yet done with; spreadStart
+	// is the capture time of the first of them.
+	var inFlight sync.WaitGroup
+	var spreadStart time.Time
 	for failures := 0; ; {
 		rec, err := s.queue.Next(s.stop)
 		switch {
@@ -82,13 +101,39 @@ func (s *sender) run() {
 			continue
 		}
 		failures = 0
+		if since := rec.Time.Sub(spreadStart); since < 0 || since > inFlightSpread {
+			if !s.waitUntilDone(&inFlight) {
+				return
+			}
+			spreadStart = rec.Time
+		}
 		f := &flight{done: make(chan bool, 1)}
 		select {
 		case flights <- f:
 		case <-s.stop.Done():
 			return
 		}
-		go func() { f.done <- s.deliver(rec) }()
+		inFlight.Add(1)
+		go func() {
+			defer inFlight.Done()
+			f.done <- s.deliver(rec)
+		}()
+	}
+}
+
+// waitUntilDone waits until every request in flight is done with; it
+// reports false, without waiting further, when the sender stops.
+func (s *sender) waitUntilDone(inFlight *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() {
+		inFlight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-s.stop.Done():
+		return false
 	}
 }
 

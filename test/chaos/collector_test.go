@@ -161,6 +161,11 @@ func shipped(t testing.TB, name string) shippedSections {
 // lives in <storage directory>/<deliveryID>.
 const deliveryID = "remote_write_delivery"
 
+// shippedMaxInFlight is remote_write_delivery's default max_in_flight, which
+// the shipped configurations keep: the most requests a kill can leave to be
+// sent again.
+const shippedMaxInFlight = 4
+
 // collectorSpec is what one collector run is given.
 type collectorSpec struct {
 	// Targets are the static scrape targets (host:port).

@@ -138,7 +138,13 @@ func (b *backend) set(t testing.TB, f faultproxy.Fault) {
 
 // promHealth is what Prometheus says about the samples it was sent.
 type promHealth struct {
+	// OutOfOrder counts samples refused as older than the newest of their
+	// series; with the stand-in's out-of-order window (AMP's 60 s), only
+	// those older than that window, which count as TooOld instead.
 	OutOfOrder, OutOfBounds, TooOld float64
+	// OutOfOrderAccepted counts samples accepted within the out-of-order
+	// window: requests in flight together arrived out of order.
+	OutOfOrderAccepted float64
 	// WriteRejected counts the remote-write receiver's 4xx and 5xx answers.
 	WriteRejected float64
 }
@@ -158,6 +164,7 @@ func (b *backend) health(t testing.TB) promHealth {
 	h.OutOfOrder = sum("prometheus_tsdb_out_of_order_samples_total")
 	h.OutOfBounds = sum("prometheus_tsdb_out_of_bound_samples_total")
 	h.TooOld = sum("prometheus_tsdb_too_old_samples_total")
+	h.OutOfOrderAccepted = sum("prometheus_tsdb_head_out_of_order_samples_appended_total")
 	for _, m := range fams["prometheus_http_requests_total"].GetMetric() {
 		var handler, code string
 		for _, l := range m.GetLabel() {
@@ -179,7 +186,8 @@ func (b *backend) health(t testing.TB) promHealth {
 func (b *backend) requireClean(t testing.TB) {
 	t.Helper()
 	h := b.health(t)
-	t.Logf("prometheus: out-of-order %v, out-of-bounds %v, too-old %v, remote-write rejections %v", h.OutOfOrder, h.OutOfBounds, h.TooOld, h.WriteRejected)
+	t.Logf("prometheus: out-of-order %v, out-of-bounds %v, too-old %v, remote-write rejections %v; accepted within the out-of-order window %v",
+		h.OutOfOrder, h.OutOfBounds, h.TooOld, h.WriteRejected, h.OutOfOrderAccepted)
 	require.Zero(t, h.OutOfOrder, "out-of-order samples")
 	require.Zero(t, h.OutOfBounds, "out-of-bounds samples")
 	require.Zero(t, h.TooOld, "too-old samples")

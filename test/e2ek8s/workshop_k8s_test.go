@@ -69,8 +69,7 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	admin, err := kubernetes.NewForConfig(kube.AdminConfig())
 	require.NoError(t, err)
 	prom := promserver.StartForTest(t, promserver.Options{})
-	// The stand-in logs each refused request; Prometheus refuses some as out
-	// of order (see the relabelling below).
+	// The stand-in logs each refused request.
 	var standinLog childproc.SyncBuffer
 	standin, err := ampstandin.New(ampstandin.Config{
 		Upstream:    prom.RemoteWriteURL(),
@@ -201,19 +200,20 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	// Relabelled: the StatefulSet pod's version label (labelmap'd by the
 	// workshop's relabelling) changes. Only once the deletion has gone
 	// through: the old and the new target of a relabelled pod share one
-	// target_info series, and Prometheus refuses the whole request that
-	// carries the old target's staleness markers as out of order, with
-	// whatever else it held (the deleted pod's markers, if sent together).
+	// target_info series, so the old target's staleness markers arrive out
+	// of order. AMP accepts them within its out-of-order window, as this
+	// Prometheus does (promserver.DefaultConfig); a backend without one
+	// refuses the whole request that carries them, with whatever else it
+	// held (the deleted pod's markers, if sent together).
 	c.setPodLabel("catalog", "catalog-mysql-0", "app.kubernetes.io/version", "8.4")
 	changed = time.Now()
 	_, err = prom.WaitForQuery(queryCtx(t, changeDeadline), `up{pod="catalog-mysql-0", app_kubernetes_io_version="8.4"} == 1`, time.Second,
 		func(v model.Vector) bool { return len(v) == 1 })
 	require.NoError(t, err, "relabelled pod")
-	// ... and is no longer scraped under the old one. (Not "stale": the old
-	// and the new target share job and instance, so their target_info
-	// series is one, and Prometheus refuses the request carrying the old
-	// target's staleness markers as out of order; the old series then
-	// fade after the 5-minute lookback, as they would in AMP.)
+	// ... and is no longer scraped under the old one. (No sample in the
+	// last 6 s rather than "stale": on a backend without an out-of-order
+	// window the old target's staleness markers are refused, as above, and
+	// the old series only fade after the 5-minute lookback.)
 	_, err = prom.WaitForQuery(queryCtx(t, changeDeadline), `count_over_time(up{pod="catalog-mysql-0", app_kubernetes_io_version="8.0"}[6s])`, time.Second,
 		func(v model.Vector) bool { return len(v) == 0 })
 	require.NoError(t, err, "the old label set is still scraped")

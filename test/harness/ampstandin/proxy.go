@@ -169,7 +169,7 @@ func (p *Proxy) write(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if rej != nil {
-		p.stats.reject(rej.Reason)
+		p.stats.reject(rej.Reason, body)
 		if ok, suppressed := p.limiter.allow("reject:" + rej.Reason); ok {
 			p.logger.Warn("rejected remote-write request",
 				"reason", rej.Reason, "status", rej.Status, "message", rej.Message,

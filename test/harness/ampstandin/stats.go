@@ -1,6 +1,7 @@
 package ampstandin
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -19,6 +20,9 @@ type Stats struct {
 	Rejected map[string]int64 `json:"rejected"`
 	// RejectedTotal is the sum of Rejected.
 	RejectedTotal int64 `json:"rejected_total"`
+	// MostRejectionsOfOneRequest is the most times one request body was
+	// refused: how often a sender retried the same refused request.
+	MostRejectionsOfOneRequest int64 `json:"most_rejections_of_one_request"`
 	// Upstream counts upstream answers by HTTP status code.
 	Upstream map[string]int64 `json:"upstream"`
 	// UpstreamErrors counts forwards that got no answer at all.
@@ -30,17 +34,23 @@ type Stats struct {
 type counters struct {
 	mu sync.Mutex
 	s  Stats
+	// rejectedBodies counts the refusals of each request body, by SHA-256.
+	rejectedBodies map[[sha256.Size]byte]int64
 }
 
 func newCounters() counters {
-	return counters{s: Stats{Rejected: map[string]int64{}, Upstream: map[string]int64{}}}
+	return counters{s: Stats{Rejected: map[string]int64{}, Upstream: map[string]int64{}}, rejectedBodies: map[[sha256.Size]byte]int64{}}
 }
 
-func (c *counters) reject(reason string) {
+// reject counts a refusal of body (nil when it could not be read).
+func (c *counters) reject(reason string, body []byte) {
+	sum := sha256.Sum256(body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.Rejected[reason]++
 	c.s.RejectedTotal++
+	c.rejectedBodies[sum]++
+	c.s.MostRejectionsOfOneRequest = max(c.s.MostRejectionsOfOneRequest, c.rejectedBodies[sum])
 }
 
 func (c *counters) accept() {

@@ -60,6 +60,9 @@ type Stats struct {
 	// Repeats counts requests whose body equals an earlier request's: the
 	// sender retried (or re-sent) it.
 	Repeats int64
+	// Attempts counts the requests received with each body, by the body's
+	// SHA-256: how often each was sent.
+	Attempts map[[sha256.Size]byte]int64
 	// MaxWireBytes and MaxDecodedBytes are the largest request bodies seen,
 	// as sent and snappy-decoded.
 	MaxWireBytes, MaxDecodedBytes int
@@ -80,7 +83,7 @@ type Proxy struct {
 	fault  Fault
 	ln     net.Listener // nil while refusing or closed
 	conns  map[net.Conn]struct{}
-	seen   map[[sha256.Size]byte]struct{}
+	seen   map[[sha256.Size]byte]int64
 	closed bool
 	stats  Stats
 }
@@ -114,7 +117,7 @@ func Start(cfg Config) (*Proxy, error) {
 		addr:     ln.Addr().String(),
 		ln:       ln,
 		conns:    map[net.Conn]struct{}{},
-		seen:     map[[sha256.Size]byte]struct{}{},
+		seen:     map[[sha256.Size]byte]int64{},
 		stats:    Stats{Answered: map[int]int64{}, Injected: map[int]int64{}},
 	}
 	p.life, p.endLife = context.WithCancel(context.Background())
@@ -191,6 +194,7 @@ func (p *Proxy) Stats() Stats {
 	s := p.stats
 	s.Answered = maps.Clone(p.stats.Answered)
 	s.Injected = maps.Clone(p.stats.Injected)
+	s.Attempts = maps.Clone(p.seen)
 	return s
 }
 
@@ -229,10 +233,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	f := p.fault
 	p.stats.Requests++
-	if _, ok := p.seen[sum]; ok {
+	if p.seen[sum] > 0 {
 		p.stats.Repeats++
 	}
-	p.seen[sum] = struct{}{}
+	p.seen[sum]++
 	p.stats.MaxWireBytes = max(p.stats.MaxWireBytes, len(body))
 	p.stats.MaxDecodedBytes = max(p.stats.MaxDecodedBytes, decoded)
 	tooLarge := len(body) > MaxBodyBytes || (p.maxBody > 0 && decoded > p.maxBody)

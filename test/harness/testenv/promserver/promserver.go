@@ -13,9 +13,10 @@
 // saying how to install it: `apt-get install -y prometheus`.
 //
 // Prometheus rejects remote-written samples much older than the newest one
-// it holds (more than about an hour: "out of bounds") and, unless
-// out-of-order ingestion is configured, samples older than the last one of
-// their series; send recent samples in order.
+// it holds (more than about an hour: "out of bounds"). DefaultConfig
+// accepts samples up to a minute older than the newest of their series, as
+// an AMP workspace does by default; a Config without that window refuses
+// any sample older than the last one of its series.
 package promserver
 
 import (
@@ -51,10 +52,14 @@ const InstallHint = "apt-get install -y prometheus"
 var ErrNotInstalled = errors.New("prometheus binary not found on PATH; install it with: " + InstallHint)
 
 // DefaultConfig is the prometheus.yml used when Options.Config is empty:
-// no scrape jobs, so everything in the TSDB came through remote write.
+// no scrape jobs, so everything in the TSDB came through remote write, and
+// AMP's default out-of-order window (60 s; Prometheus has none by default).
 const DefaultConfig = `global:
   scrape_interval: 15s
   evaluation_interval: 15s
+storage:
+  tsdb:
+    out_of_order_time_window: 1m
 `
 
 // Options configures Start. The zero value is usable.
