@@ -191,11 +191,16 @@ type collectorSpec struct {
 	FeatureGates string
 	// Env holds extra NAME=value entries.
 	Env []string
-	// TmpfsStorage, when set (a tmpfs size such as "6m"), runs the
-	// collector in a private mount namespace with a tmpfs of that size
-	// mounted over its storage directory: a small volume of its own, gone
-	// with the process.
+	// TmpfsStorage, when set (a tmpfs size such as "6m"), gives the
+	// collector a small volume of its own: a tmpfs of that size mounted
+	// over its storage directory in a private mount namespace that the
+	// scenario holds, so that the volume and what it holds survive the
+	// collector's restarts, as an emptyDir survives a container's, and go
+	// with the test.
 	TmpfsStorage string
+	// mountNamespace is the mount namespace (/proc/<pid>/ns/mnt) holding
+	// the TmpfsStorage volume; startScenario sets it.
+	mountNamespace string
 }
 
 // collector is one run of bin/otelcol-eks.
@@ -324,14 +329,11 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 		"OTELCOL_STORAGE_DIR=" + storageDir,
 	}, spec.Env...)
 	path := collectorBinary(t)
-	if spec.TmpfsStorage != "" {
-		// unshare(1) gives the shell a mount namespace of its own; the
-		// shell mounts the tmpfs, then becomes the collector (same pid, so
-		// signals and the death signal reach it).
-		args = append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-			`mount -t tmpfs -o "size=$1" otelcol-storage "$2" && shift 2 && exec "$@"`,
-			"sh", spec.TmpfsStorage, storageDir, path}, args...)
-		path = "/usr/bin/unshare"
+	if spec.mountNamespace != "" {
+		// nsenter(1) joins the namespace holding the volume, then becomes
+		// the collector (same pid, so signals and the death signal reach it).
+		args = append([]string{"--mount=" + spec.mountNamespace, "--", path}, args...)
+		path = "/usr/bin/nsenter"
 	}
 	p, err := childproc.Start(childproc.Config{
 		Name: "collector", Path: path, Args: args, Env: env, Output: c.log,

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/faultproxy"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/synthtarget"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
 
@@ -422,12 +424,41 @@ func startScenario(t testing.TB, opts backendOptions, targets, labelSets int, sp
 	if spec.TmpfsStorage != "" {
 		s.storage = filepath.Join(s.dir, "storage")
 		require.NoError(t, os.Mkdir(s.storage, 0o750))
+		spec.mountNamespace = holdTmpfs(t, spec.TmpfsStorage, s.storage)
 	}
 	spec.Targets = s.ts.Addrs()
 	s.spec = spec
 	s.restart(t)
 	s.b.waitFirstDelivery(t, s.ts)
 	return s
+}
+
+// holdTmpfs mounts a tmpfs of size over dir in a private mount namespace,
+// held by a process that lives until the test ends (or the test binary
+// dies: its death signal), and returns that namespace for nsenter(1). The
+// host's mounts never change.
+func holdTmpfs(t testing.TB, size, dir string) string {
+	t.Helper()
+	holder, err := childproc.Start(childproc.Config{
+		Name: "tmpfs holder", Path: "/usr/bin/unshare",
+		Args: []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+			`mount -t tmpfs -o "size=$1" otelcol-storage "$2" && echo mounted && exec sleep 86400`,
+			"sh", size, dir},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = holder.Signal(syscall.SIGKILL)
+		<-holder.Exited()
+	})
+	waitFor(t, 10*time.Second, "the tmpfs to be mounted", func() bool {
+		select {
+		case <-holder.Exited():
+			t.Fatalf("the tmpfs holder exited (%v): %s", holder.Err(), holder.Log())
+		default:
+		}
+		return strings.Contains(holder.Log(), "mounted")
+	})
+	return fmt.Sprintf("/proc/%d/ns/mnt", holder.Pid())
 }
 
 // restart starts the next collector (after a kill or a stop) on the same

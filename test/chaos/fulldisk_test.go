@@ -20,7 +20,9 @@ import (
 // every request that finds no room is dropped at once and counted
 // (otelcol_remote_write_dropped_requests{reason="disk_full"}), the bound
 // itself is never reached (no queue_full), and the collector stays up and
-// healthy throughout: the pipeline never blocks. When the backend returns
+// healthy throughout: the pipeline never blocks. SIGKILLed while the volume
+// is full, it starts again on it, with what was queued, and goes on
+// dropping what finds no room. When the backend returns
 // the queue drains and its space comes back; every scrape served before
 // the volume filled and every scrape served once the queue has drained is
 // delivered, and Prometheus rejects nothing.
@@ -46,6 +48,14 @@ func TestFullDisk(t *testing.T) {
 	t.Logf("%s volume full: %.0f bytes queued", fullAt.Format("15:04:05.000"), peak)
 	// Full for a while: every request meanwhile finds no room.
 	whileHealthy(t, c, 10*time.Second, "", func() bool { return false })
+	// Killed on the full volume, it starts again on it (the queue's files
+	// are only overwritten or cut at start, never grown) with what it held.
+	c.kill()
+	c = sc.restart(t)
+	queued := queuedAtStart(t, c)
+	whileHealthy(t, c, time.Minute, "the restarted collector to drop on the full volume", func() bool { return diskFull() > 0 })
+	t.Logf("restarted on the full volume with %d requests queued", queued)
+	require.Positive(t, queued, "the restart found nothing queued")
 	b.set(t, faultproxy.Pass())
 	whileHealthy(t, c, 2*time.Minute, "the queue to drain", func() bool { return queueBytes() < 1<<20 })
 	drainedAt := time.Now()
