@@ -137,7 +137,6 @@ func TestMakeRunShowsTheWorkshopNotTheLog(t *testing.T) {
 		require.True(t, ok, "workshop-local ended before a status line with stored samples")
 		if m := stored.FindStringSubmatch(line); m != nil {
 			if n, _ := strconv.Atoi(m[1]); n > 0 {
-				require.NotContains(t, line, "cannot read")
 				break
 			}
 		}
@@ -162,6 +161,13 @@ func TestMakeRunShowsTheWorkshopNotTheLog(t *testing.T) {
 	screen := strings.Join(s.seen, "\n")
 	require.NotContains(t, screen, ready)
 	require.NotContains(t, screen, "\tinfo\t")
+	// Every status was read in full, but for an answer later than the
+	// status client waits for (an overloaded machine).
+	for _, line := range s.seen {
+		if strings.Contains(line, "cannot read") {
+			require.Contains(t, line, "Timeout exceeded", "a status read in part")
+		}
+	}
 }
 
 func TestMakeRunShowsWhyTheCollectorDidNotStart(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -41,11 +40,14 @@ type Status struct {
 func (w *Workshop) Status(ctx context.Context) (Status, error) {
 	st := Status{Refused: w.standin.Stats().RejectedTotal}
 	var errs []error
-	stored, err := scrapeSums(ctx, w.prom.URL()+"/metrics", "prometheus_tsdb_head_samples_appended_total")
+	const appended = "prometheus_tsdb_head_samples_appended_total"
+	prom, err := scrapeSums(ctx, w.prom.URL()+"/metrics")
 	if err != nil {
 		errs = append(errs, fmt.Errorf("prometheus: %w", err))
 	}
-	st.StoredSamples = stored[0]
+	// Absent until the first sample: the counter has a series per sample
+	// type, each created by its first sample.
+	st.StoredSamples = prom[appended]
 	vec, err := w.prom.Query(ctx, `max(timestamp(up{job="`+OrdersJob+`"}))`, time.Time{})
 	switch {
 	case err != nil:
@@ -54,56 +56,51 @@ func (w *Workshop) Status(ctx context.Context) (Status, error) {
 		sec, frac := math.Modf(float64(vec[0].Value))
 		st.LastScrape = time.Unix(int64(sec), int64(frac*1e9))
 	}
-	queue, err := scrapeSums(ctx, w.CollectorMetricsURL(), "otelcol_remote_write_queue_requests", "otelcol_remote_write_queue_bytes")
+	const queueRequests, queueBytes = "otelcol_remote_write_queue_requests", "otelcol_remote_write_queue_bytes"
+	coll, err := scrapeSums(ctx, w.CollectorMetricsURL())
+	if err == nil {
+		if _, ok := coll[queueRequests]; !ok {
+			err = fmt.Errorf("no %s at %s", queueRequests, w.CollectorMetricsURL())
+		}
+	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("collector: %w", err))
 	}
-	st.QueuedRequests, st.QueuedBytes = queue[0], queue[1]
+	st.QueuedRequests, st.QueuedBytes = coll[queueRequests], coll[queueBytes]
 	return st, errors.Join(errs...)
 }
 
 // statusClient reads the status: an endpoint that does not answer within
-// a second is reported, not waited for.
-var statusClient = &http.Client{Timeout: time.Second}
+// a few seconds is reported, not waited for.
+var statusClient = &http.Client{Timeout: 5 * time.Second}
 
-// scrapeSums reads the Prometheus text exposition at url and returns, for
-// each of names, the sum of its series' values, in the order of names. A
-// family missing from the exposition is an error (and counts 0). It always
-// returns len(names) values.
-func scrapeSums(ctx context.Context, url string, names ...string) ([]int64, error) {
-	sums := make([]int64, len(names))
+// scrapeSums reads the Prometheus text exposition at url and returns the
+// sum of each family's series values, by family name.
+func scrapeSums(ctx context.Context, url string) (map[string]int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return sums, err
+		return nil, err
 	}
 	resp, err := statusClient.Do(req)
 	if err != nil {
-		return sums, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return sums, fmt.Errorf("%s answered %s", url, resp.Status)
+		return nil, fmt.Errorf("%s answered %s", url, resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return sums, fmt.Errorf("cannot parse %s: %w", url, err)
+		return nil, fmt.Errorf("cannot parse %s: %w", url, err)
 	}
-	var missing []string
-	for i, name := range names {
-		f, ok := families[name]
-		if !ok {
-			missing = append(missing, name)
-			continue
-		}
+	sums := make(map[string]int64, len(families))
+	for name, f := range families {
 		var sum float64
 		for _, m := range f.GetMetric() {
 			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 		}
-		sums[i] = int64(sum)
-	}
-	if len(missing) > 0 {
-		return sums, fmt.Errorf("no %s at %s", strings.Join(missing, ", "), url)
+		sums[name] = int64(sum)
 	}
 	return sums, nil
 }
