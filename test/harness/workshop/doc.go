@@ -12,6 +12,10 @@
 // running. The collector gets static test credentials and
 // AWS_EC2_METADATA_DISABLED=true, never the caller's AWS environment.
 //
+// Status reads what `make run`'s status line shows (samples stored, the
+// last scrape, the collector's queue); Options.LogOutput mirrors the parts'
+// logs, which go to files in the log directory.
+//
 // On request (Options) a fault proxy sits between the collector and the
 // stand-in, and a PodsAPI serves the pods k8smeta watches; StopCollector and
 // StartCollector restart the collector on the same queue directory, as a

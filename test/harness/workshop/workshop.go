@@ -101,9 +101,15 @@ type Options struct {
 	LogDir string
 	// KeepLogs keeps a temporary LogDir after Stop.
 	KeepLogs bool
-	// Output, if set, also receives the collector's and the stand-in's logs
-	// as they are written.
-	Output io.Writer
+	// LogOutput, if set, is asked for a writer that also receives a part's
+	// log as it is written to its file in LogDir, once per part started:
+	// "prometheus", "amp-standin", and "collector" at every start of the
+	// collector. It may return nil; a writer it returns must never fail a
+	// write (the log file would lose the rest).
+	LogOutput func(part string) io.Writer
+	// Starting, if set, is called by Start just before it starts each
+	// part, with a few words saying which (for a progress display).
+	Starting func(part string)
 
 	// StartTimeout bounds Start; 0 means DefaultStartTimeout.
 	StartTimeout time.Duration
@@ -167,9 +173,16 @@ func Start(ctx context.Context, opts Options) (w *Workshop, err error) {
 		return w, fmt.Errorf("cannot create log dir: %w", err)
 	}
 
+	starting := func(part string) {
+		if opts.Starting != nil {
+			opts.Starting(part)
+		}
+	}
+	starting("Prometheus, the stand-in's storage")
 	if err = w.startPrometheus(ctx); err != nil {
 		return w, err
 	}
+	starting("the AMP stand-in, checking every request's SigV4 signature")
 	if err = w.startStandin(); err != nil {
 		return w, err
 	}
@@ -186,6 +199,7 @@ func Start(ctx context.Context, opts Options) (w *Workshop, err error) {
 			return w, err
 		}
 	}
+	starting("the orders demo")
 	w.orders, err = ordersdemo.Start(context.WithoutCancel(ctx), ordersdemo.Config{
 		Listen: opts.OrdersAddr,
 		Generator: ordersdemo.GeneratorConfig{
@@ -201,6 +215,7 @@ func Start(ctx context.Context, opts Options) (w *Workshop, err error) {
 	if w.metricsAddr, err = freeLoopbackAddr(); err != nil {
 		return w, err
 	}
+	starting("otelcol-eks with " + opts.ConfigPath)
 	if err = w.startCollector(ctx); err != nil {
 		return w, err
 	}
@@ -272,7 +287,7 @@ func (w *Workshop) startPrometheus(ctx context.Context) error {
 		return fmt.Errorf("cannot create prometheus log: %w", err)
 	}
 	w.promLog = f
-	w.prom, err = promserver.Start(ctx, promserver.Options{Binary: w.opts.PrometheusBinary, Output: f})
+	w.prom, err = promserver.Start(ctx, promserver.Options{Binary: w.opts.PrometheusBinary, Output: w.alsoTo("prometheus", f)})
 	if err != nil {
 		return fmt.Errorf("cannot start prometheus: %w", err)
 	}
@@ -292,8 +307,8 @@ func (w *Workshop) startStandin() error {
 	}
 	w.standinF, w.standinLog = f, &childproc.SyncBuffer{}
 	out := []io.Writer{f, w.standinLog}
-	if w.opts.Output != nil {
-		out = append(out, w.opts.Output)
+	if extra := w.logOutput("amp-standin"); extra != nil {
+		out = append(out, extra)
 	}
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(out...), nil)).With("component", "amp-standin")
 	w.standin, err = ampstandin.New(ampstandin.Config{
@@ -348,11 +363,27 @@ func (w *Workshop) startCollector(ctx context.Context) error {
 	}
 	var err error
 	w.coll, err = startCollector(w.opts.CollectorBinary, w.opts.ConfigPath, env,
-		filepath.Join(w.logDir, logName), w.opts.Output, "http://"+w.healthAddr+"/")
+		filepath.Join(w.logDir, logName), w.logOutput("collector"), "http://"+w.healthAddr+"/")
 	if err != nil {
 		return err
 	}
 	return w.coll.waitHealthy(ctx)
+}
+
+// logOutput returns Options.LogOutput's writer for part, or nil.
+func (w *Workshop) logOutput(part string) io.Writer {
+	if w.opts.LogOutput == nil {
+		return nil
+	}
+	return w.opts.LogOutput(part)
+}
+
+// alsoTo returns file, and also LogOutput's writer for part if there is one.
+func (w *Workshop) alsoTo(part string, file io.Writer) io.Writer {
+	if extra := w.logOutput(part); extra != nil {
+		return io.MultiWriter(file, extra)
+	}
+	return file
 }
 
 // StartCollector starts the collector again after StopCollector, as a

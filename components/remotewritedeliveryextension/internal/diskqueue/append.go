@@ -18,8 +18,8 @@ func (q *Queue) Append(data []byte) error {
 		return ErrTooLarge
 	}
 	n := headerSize + int64(len(data))
-	q.wmu.Lock()
-	defer q.wmu.Unlock()
+	q.writerMu.Lock()
+	defer q.writerMu.Unlock()
 	q.mu.Lock()
 	closed := q.closed
 	q.mu.Unlock()
@@ -27,16 +27,16 @@ func (q *Queue) Append(data []byte) error {
 		return ErrClosed
 	}
 	if q.tailDirty {
-		if err := q.wf.Truncate(q.woff); err != nil {
-			return fmt.Errorf("cannot remove a partial record from %s: %w", q.wf.Name(), err)
+		if err := q.writerFile.Truncate(q.writerOffset); err != nil {
+			return fmt.Errorf("cannot remove a partial record from %s: %w", q.writerFile.Name(), err)
 		}
 		q.tailDirty = false
 	}
 	unixNano := q.now().UnixNano()
 
 	var next *os.File // the new segment, when the record starts one
-	f, off := q.wf, q.woff
-	if q.woff > 0 && (q.woff+n > q.segmentBytes || q.caughtUp()) {
+	f, off := q.writerFile, q.writerOffset
+	if q.writerOffset > 0 && (q.writerOffset+n > q.segmentBytes || q.caughtUp()) {
 		var err error
 		if next, err = q.startSegment(); err != nil {
 			return err
@@ -47,8 +47,8 @@ func (q *Queue) Append(data []byte) error {
 	if next != nil && q.writerDropped() {
 		// No going back to a deleted segment, and its open handle would
 		// keep its space: the new segment is the writer's from now on.
-		_ = q.wf.Close()
-		q.wf, q.woff, next = next, 0, nil
+		_ = q.writerFile.Close()
+		q.writerFile, q.writerOffset, next = next, 0, nil
 	}
 	if err := q.writeRecord(f, off, unixNano, data); err != nil {
 		q.undoAppend(next)
@@ -59,22 +59,22 @@ func (q *Queue) Append(data []byte) error {
 			// Its last records still await the background sync, which
 			// reopens it rather than making this Append wait for an fsync
 			// (or keeping a handle that would hold a dropped file's space).
-			q.sealed = append(q.sealed, q.wseq)
+			q.sealedToSync = append(q.sealedToSync, q.writerSeq)
 		}
-		_ = q.wf.Close()
-		q.wf = next
+		_ = q.writerFile.Close()
+		q.writerFile = next
 	}
-	q.woff = off + n
-	q.written++
+	q.writerOffset = off + n
+	q.appendsWritten++
 	if q.syncInterval == 0 {
-		q.synced = q.written
+		q.appendsSynced = q.appendsWritten
 	}
 
 	q.mu.Lock()
-	s := &q.segs[len(q.segs)-1]
-	q.wseq = s.seq
+	s := &q.segments[len(q.segments)-1]
+	q.writerSeq = s.seq
 	if s.records == 0 {
-		s.first = unixNano
+		s.firstTime = unixNano
 	}
 	s.size += n
 	s.records++
@@ -91,8 +91,8 @@ func (q *Queue) Append(data []byte) error {
 
 // writeRecord writes the record at off in f, fsynced if SyncInterval is 0.
 func (q *Queue) writeRecord(f *os.File, off, unixNano int64, data []byte) error {
-	putHeader(&q.whdr, unixNano, data)
-	if _, err := f.WriteAt(q.whdr[:], off); err != nil {
+	putHeader(&q.writerHeader, unixNano, data)
+	if _, err := f.WriteAt(q.writerHeader[:], off); err != nil {
 		return fmt.Errorf("cannot append record: %w", err)
 	}
 	if _, err := f.WriteAt(data, off+headerSize); err != nil {
@@ -113,23 +113,23 @@ func (q *Queue) writeRecord(f *os.File, off, unixNano int64, data []byte) error 
 func (q *Queue) caughtUp() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.segs) == 1 && q.roff == q.woff && q.woff >= q.segmentBytes/4
+	return len(q.segments) == 1 && q.commitOffset == q.writerOffset && q.writerOffset >= q.segmentBytes/4
 }
 
 // startSegment creates the next segment and lists it, empty, after the
-// writer's. The writer's segment stays the writer's (wseq) until the
+// writer's. The writer's segment stays the writer's (writerSeq) until the
 // record is written, so that the reader does not delete it meanwhile and
 // a failed write can fall back to it.
 func (q *Queue) startSegment() (*os.File, error) {
 	q.mu.Lock()
-	seq := q.wseq + 1
+	seq := q.writerSeq + 1
 	q.mu.Unlock()
 	f, err := q.createSegment(seq, q.syncInterval == 0)
 	if err != nil {
 		return nil, err
 	}
 	q.mu.Lock()
-	q.segs = append(q.segs, segment{seq: seq})
+	q.segments = append(q.segments, segment{seq: seq})
 	q.mu.Unlock()
 	return f, nil
 }
@@ -139,24 +139,24 @@ func (q *Queue) startSegment() (*os.File, error) {
 func (q *Queue) writerDropped() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.segs) >= 2 && q.segs[len(q.segs)-2].seq == q.wseq {
+	if len(q.segments) >= 2 && q.segments[len(q.segments)-2].seq == q.writerSeq {
 		return false
 	}
-	q.wseq = q.segs[len(q.segs)-1].seq
+	q.writerSeq = q.segments[len(q.segments)-1].seq
 	return true
 }
 
 // undoAppend removes what a failed writeRecord may have left: bytes past
-// woff, or the new segment next.
+// writerOffset, or the new segment next.
 func (q *Queue) undoAppend(next *os.File) {
 	if next == nil {
-		if err := q.wf.Truncate(q.woff); err != nil {
+		if err := q.writerFile.Truncate(q.writerOffset); err != nil {
 			q.tailDirty = true
 		}
 		return
 	}
 	q.mu.Lock()
-	q.segs = q.segs[:len(q.segs)-1]
+	q.segments = q.segments[:len(q.segments)-1]
 	q.mu.Unlock()
 	_ = next.Close()
 	_ = os.Remove(next.Name())
@@ -168,32 +168,32 @@ func (q *Queue) undoAppend(next *os.File) {
 // space is back before the write.
 func (q *Queue) dropOldest(n int64) {
 	var records, bytes int64
-	q.unlink = q.unlink[:0]
+	q.droppedSeqs = q.droppedSeqs[:0]
 	q.mu.Lock()
-	for len(q.segs) > 1 {
-		s := q.segs[0]
-		consumed := q.roff == s.size
+	for len(q.segments) > 1 {
+		s := q.segments[0]
+		consumed := q.commitOffset == s.size
 		if !consumed && q.fileBytes+n <= q.maxBytes {
 			break
 		}
 		if !consumed {
 			records += s.records
-			bytes += s.size - q.roff - q.dropOutLocked(s.seq)
+			bytes += s.size - q.commitOffset - q.dropInFlightLocked(s.seq)
 		}
 		q.popLocked()
-		q.unlink = append(q.unlink, s.seq)
+		q.droppedSeqs = append(q.droppedSeqs, s.seq)
 		// Damage skipped at the start of the next segment needs no Commit
 		// now that nothing before it is in flight.
-		q.settleLocked(&q.unlink)
+		q.settleLocked(&q.droppedSeqs)
 	}
-	if len(q.unlink) > 0 {
+	if len(q.droppedSeqs) > 0 {
 		q.publishStatsLocked()
 	}
 	q.mu.Unlock()
-	if len(q.unlink) == 0 {
+	if len(q.droppedSeqs) == 0 {
 		return
 	}
-	for _, seq := range q.unlink {
+	for _, seq := range q.droppedSeqs {
 		// A segment that cannot be deleted is forgotten all the same (the
 		// next Open finds it again): Append has no better use for the error.
 		_ = os.Remove(q.segmentPath(seq))

@@ -8,19 +8,22 @@
 // The directory holds segment files, a position file and a lock file:
 //
 //   - 00000000000000000001.seg, 00000000000000000002.seg, ...: the records,
-//     oldest segment first. The writer appends to the last segment and
-//     starts the next one when the current one would grow beyond
-//     Options.SegmentBytes. Every other segment is sealed: it never
+//     oldest segment first, each file named by the segment's sequence
+//     number (seq). The writer appends to the last segment (the writer's
+//     segment) and starts the next one when the current one would grow
+//     beyond Options.SegmentBytes. Every other segment is sealed: it never
 //     changes again until it is deleted whole, once consumed or when the
 //     queue is over Options.MaxBytes.
 //   - A record is a 16-byte little-endian header and the data:
 //     [u32 len(data)][u32 crc32c(timestamp || data)][i64 unix-nano timestamp][data].
 //     The checksum (Castagnoli) covers the timestamp's 8 bytes as stored.
 //   - position: where the reader resumes, (segment, offset) of the oldest
-//     unconsumed record (the commit position). It has two 28-byte slots, at offsets 0 and 4096:
-//     [u64 generation][u64 segment][i64 offset][u32 crc32c of the 24 bytes
-//     before]. Each save overwrites the older slot in place; the valid slot
-//     with the higher generation wins, so a torn save costs only itself.
+//     unconsumed record (the commit position). It has two 28-byte slots,
+//     at offsets 0 and 4096:
+//     [u64 generation][u64 segment seq][i64 offset][u32 crc32c of the 24 bytes before].
+//     The generation (the position generation) counts the saves. Each
+//     save overwrites the older slot in place; the valid slot with the
+//     higher generation wins, so a torn save costs only itself.
 //     Unlike writing a temporary file and renaming it, a save creates no
 //     file (Commit allocates nothing) and an unsynced save cannot turn into
 //     an empty file after power loss, as a renamed one can on XFS.
@@ -31,8 +34,13 @@
 //
 // Next returns the records in order, each once, without waiting for
 // Commit: the consumer may keep several in flight (sent and awaiting an
-// answer, say). Commit consumes the oldest in flight, so the commit
-// position, the one saved, only moves in order. Open starts the reader at
+// answer, say). Next reads at the cursor, (segment, offset) of the next
+// record it returns, and moves the cursor past it. Commit consumes the
+// oldest in flight, so the commit position, the one saved, only moves in
+// order. Between the commit position and the cursor lie the records in
+// flight and the damage the cursor skipped among them (the skipped
+// bytes, see Guarantees), which the commit position passes with the
+// Commit of the record in flight before them. Open starts the cursor at
 // the commit position again. A record in flight that MaxBytes drops
 // stays in flight, and its Commit does nothing.
 //

@@ -37,28 +37,28 @@ func (q *Queue) putBufferLocked(b []byte) {
 	}
 }
 
-// removeOutLocked removes the n oldest spans from out.
-func (q *Queue) removeOutLocked(n int) {
-	m := copy(q.out, q.out[n:])
-	clear(q.out[m:])
-	q.out = q.out[:m]
+// removeInFlightLocked removes the n oldest spans from inFlight.
+func (q *Queue) removeInFlightLocked(n int) {
+	m := copy(q.inFlight, q.inFlight[n:])
+	clear(q.inFlight[m:])
+	q.inFlight = q.inFlight[:m]
 }
 
-// dropOutLocked removes from out the spans of segment seq, which MaxBytes
-// is dropping: they are out's oldest. Their records stay in flight for
-// Commit to pass over, one no-op Commit each, and keep their buffers: the
-// consumer may still read them. It returns the bytes of the damage among
-// them, already reported.
-func (q *Queue) dropOutLocked(seq uint64) (skipped int64) {
+// dropInFlightLocked removes from inFlight the spans of segment seq, which
+// MaxBytes is dropping: they are its oldest. Their records stay in flight
+// for Commit to pass over (droppedInFlight), one no-op Commit each, and
+// keep their buffers: the consumer may still read them. It returns the
+// skipped bytes among them, already reported.
+func (q *Queue) dropInFlightLocked(seq uint64) (skipped int64) {
 	n := 0
-	for ; n < len(q.out) && q.out[n].seq == seq; n++ {
-		if q.out[n].skipped {
-			skipped += q.out[n].size
+	for ; n < len(q.inFlight) && q.inFlight[n].seq == seq; n++ {
+		if q.inFlight[n].skipped {
+			skipped += q.inFlight[n].size
 		} else {
-			q.droppedOut++
+			q.droppedInFlight++
 		}
 	}
-	q.skipAhead -= skipped
-	q.removeOutLocked(n)
+	q.skippedBytes -= skipped
+	q.removeInFlightLocked(n)
 	return skipped
 }

@@ -74,41 +74,41 @@ func readPosition(f *os.File) (position, bool) {
 // background sync makes it durable. A slot write of 28 bytes within one
 // page reaches the page cache whole, so a SIGKILL cannot tear it.
 func (q *Queue) savePosition(seq uint64, off int64) error {
-	q.pmu.Lock()
-	defer q.pmu.Unlock()
-	if q.pf == nil {
+	q.positionMu.Lock()
+	defer q.positionMu.Unlock()
+	if q.positionFile == nil {
 		return ErrClosed
 	}
-	q.pgen++
-	encodeSlot(&q.pslot, position{gen: q.pgen, seq: seq, off: off})
-	if _, err := q.pf.WriteAt(q.pslot[:], slotOffset(q.pgen)); err != nil {
+	q.positionGen++
+	encodeSlot(&q.positionSlot, position{gen: q.positionGen, seq: seq, off: off})
+	if _, err := q.positionFile.WriteAt(q.positionSlot[:], slotOffset(q.positionGen)); err != nil {
 		return fmt.Errorf("cannot save the read position: %w", err)
 	}
 	if q.syncInterval > 0 {
-		q.pwritten++
+		q.savesWritten++
 		return nil
 	}
-	if err := q.pf.Sync(); err != nil {
+	if err := q.positionFile.Sync(); err != nil {
 		return fmt.Errorf("cannot sync the read position: %w", err)
 	}
 	return nil
 }
 
 // syncPosition makes the last saved position durable. The fsync runs
-// outside pmu so that a Commit does not wait for it.
+// outside positionMu so that a Commit does not wait for it.
 func (q *Queue) syncPosition() error {
-	q.pmu.Lock()
-	f, written := q.pf, q.pwritten
-	dirty := f != nil && written != q.psynced
-	q.pmu.Unlock()
+	q.positionMu.Lock()
+	f, written := q.positionFile, q.savesWritten
+	dirty := f != nil && written != q.savesSynced
+	q.positionMu.Unlock()
 	if !dirty {
 		return nil
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("cannot sync the read position: %w", err)
 	}
-	q.pmu.Lock()
-	q.psynced = max(q.psynced, written)
-	q.pmu.Unlock()
+	q.positionMu.Lock()
+	q.savesSynced = max(q.savesSynced, written)
+	q.positionMu.Unlock()
 	return nil
 }

@@ -94,7 +94,9 @@ type Stats struct {
 const noOldest = math.MinInt64
 
 // Queue is a durable FIFO of records on disk. See the package
-// documentation for its contract; Open makes one.
+// documentation for its contract and its terms (commit position, cursor,
+// records in flight, skipped bytes, position generation), which the
+// fields below are named after; Open makes one.
 type Queue struct {
 	dir          string
 	maxBytes     int64
@@ -102,7 +104,7 @@ type Queue struct {
 	syncInterval time.Duration
 	now          func() time.Time
 	onDrop       func(DropReason, int, int64)
-	lock         *os.File
+	lockFile     *os.File // flock(2)ed while open
 
 	notify   chan struct{} // one token: an Append completed since Next last looked
 	closing  chan struct{} // closed by Close
@@ -111,54 +113,61 @@ type Queue struct {
 	// Stats, readable without any lock.
 	statBytes, statRecords, statOldest atomic.Int64
 
-	// wmu serialises writers. It guards the writer's file and offset.
-	wmu       sync.Mutex
-	wf        *os.File // the last segment, written at woff
-	woff      int64
-	whdr      [headerSize]byte
-	tailDirty bool   // a failed Append left bytes past woff that truncation could not remove
-	written   uint64 // Appends since Open; with synced, tells the background sync whether to fsync
-	synced    uint64
-	sealed    []uint64 // the writer's previous segments, awaiting the background sync
-	syncing   []uint64 // sealed segments the background sync is working on
-	dirDirty  bool     // a segment was created since the background sync last synced the directory
-	unlink    []uint64 // scratch: segments dropped by the current Append
+	// writerMu serialises writers. It guards the writer's file and what
+	// goes with it.
+	writerMu     sync.Mutex
+	writerFile   *os.File // the writer's segment (the last), open for writing
+	writerOffset int64    // where writerFile's next record goes: the end of its complete records
+	writerHeader [headerSize]byte
+	tailDirty    bool // a failed Append left bytes past writerOffset that truncation could not remove
+	// appendsWritten counts the Appends since Open; appendsSynced is its
+	// value at the last fsync of writerFile, so the background sync
+	// knows whether it has work.
+	appendsWritten, appendsSynced uint64
+	sealedToSync                  []uint64 // the writer's previous segments, awaiting the background sync
+	syncing                       []uint64 // sealed segments the background sync is working on
+	dirDirty                      bool     // a segment was created since the background sync last synced the directory
+	droppedSeqs                   []uint64 // scratch: segments dropped by the current Append
 
 	// mu guards what the writer and the reader share: the segment list,
 	// the commit position, the cursor, the records in flight and the
 	// reader's file.
 	mu        sync.Mutex
 	closed    bool
-	segs      []segment // oldest first; never empty
-	wseq      uint64    // the writer's segment; segments before it are sealed
-	fileBytes int64     // sum of segs' sizes
-	records   int64     // sum of segs' unconsumed records
-	roff      int64     // commit position (the oldest unconsumed record) in segs[0]
-	ci        int       // the cursor (the next record Next returns) is at coff in segs[ci]
-	coff      int64
-	// out is what lies between the commit position and the cursor, in
-	// order: the records in flight and the damage skipped among them.
-	// Empty, the cursor is the commit position (ci 0, coff roff); else
-	// out[0] is a record at roff in segs[0].
-	out        []span
-	skipAhead  int64    // bytes of the damage in out
-	droppedOut int      // records in flight, older than out's, that MaxBytes dropped
-	rf         *os.File // the reader's own handle on segs[ci], once opened
-	rseq       uint64   // the segment rf is open on
-	peek       [headerSize]byte
-	free       [][]byte // read buffers for reuse, at most maxFree
-	consumed   []uint64 // scratch: segments consumed by the current Commit
+	segments  []segment // oldest first; never empty
+	writerSeq uint64    // the writer's segment; segments before it are sealed
+	fileBytes int64     // sum of segments' sizes
+	records   int64     // sum of segments' unconsumed records
+	// The commit position is (segments[0], commitOffset).
+	commitOffset int64
+	// The cursor is (segments[cursorIndex], cursorOffset).
+	cursorIndex  int
+	cursorOffset int64
+	// inFlight is what lies between the commit position and the cursor,
+	// in order: the records in flight and the damage skipped among them.
+	// Empty, the cursor is the commit position (cursorIndex 0,
+	// cursorOffset commitOffset); else inFlight[0] is a record at
+	// commitOffset in segments[0].
+	inFlight        []span
+	skippedBytes    int64    // the skipped bytes: the size of the damage in inFlight
+	droppedInFlight int      // records in flight, older than inFlight's, that MaxBytes dropped
+	readerFile      *os.File // the reader's own handle on segments[cursorIndex], once opened
+	readerSeq       uint64   // the segment readerFile is open on
+	peekHeader      [headerSize]byte
+	free            [][]byte // spare read buffers, at most maxFree
+	consumedSeqs    []uint64 // scratch: segments consumed by the current Commit
 
 	// The consumer's own: used by Next, one goroutine at a time.
-	rhdr [headerSize]byte
+	readerHeader [headerSize]byte
 
-	// pmu guards the position file.
-	pmu      sync.Mutex
-	pf       *os.File
-	pgen     uint64
-	pslot    [slotSize]byte
-	pwritten uint64 // saves not yet fsynced, against psynced
-	psynced  uint64
+	// positionMu guards the position file.
+	positionMu   sync.Mutex
+	positionFile *os.File
+	positionGen  uint64 // the position generation of the last save
+	positionSlot [slotSize]byte
+	// savesWritten counts the saves with SyncInterval > 0; savesSynced
+	// is its value at the last fsync of positionFile.
+	savesWritten, savesSynced uint64
 }
 
 // Open opens the queue in opts.Dir, creating it if needed, and prepares it
@@ -190,7 +199,7 @@ func Open(opts Options) (*Queue, error) {
 		syncInterval: opts.SyncInterval,
 		now:          opts.Now,
 		onDrop:       opts.OnDrop,
-		lock:         lock,
+		lockFile:     lock,
 		notify:       make(chan struct{}, 1),
 		closing:      make(chan struct{}),
 		syncDone:     make(chan struct{}),
@@ -220,12 +229,12 @@ func (q *Queue) load() error {
 	if err != nil {
 		return err
 	}
-	q.pf, err = os.OpenFile(filepath.Join(q.dir, positionName), os.O_RDWR|os.O_CREATE, 0o640)
+	q.positionFile, err = os.OpenFile(filepath.Join(q.dir, positionName), os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("cannot open position file: %w", err)
 	}
-	pos, posOK := readPosition(q.pf)
-	q.pgen = pos.gen
+	pos, posOK := readPosition(q.positionFile)
+	q.positionGen = pos.gen
 	if posOK {
 		// Segments before the position's are consumed; a crash between
 		// saving the position and deleting them left them behind.
@@ -250,25 +259,25 @@ func (q *Queue) load() error {
 		}
 		seqs = []uint64{seq}
 	}
-	var roff int64
+	var commitOffset int64
 	if posOK && seqs[0] == pos.seq {
-		roff = pos.off
+		commitOffset = pos.off
 	}
 	for i, seq := range seqs {
-		if err := q.loadSegment(seq, i == 0, i == len(seqs)-1, &roff); err != nil {
+		if err := q.loadSegment(seq, i == 0, i == len(seqs)-1, &commitOffset); err != nil {
 			return err
 		}
 	}
-	q.roff, q.coff = roff, roff
-	q.wseq = seqs[len(seqs)-1]
+	q.commitOffset, q.cursorOffset = commitOffset, commitOffset
+	q.writerSeq = seqs[len(seqs)-1]
 	q.publishStatsLocked()
-	return q.initPosition(posOK && pos.seq == seqs[0] && pos.off == roff)
+	return q.initPosition(posOK && pos.seq == seqs[0] && pos.off == commitOffset)
 }
 
 // initPosition saves the read position Open settled on, unless the file
 // already holds it.
 func (q *Queue) initPosition(current bool) error {
-	fi, err := q.pf.Stat()
+	fi, err := q.positionFile.Stat()
 	if err != nil {
 		return fmt.Errorf("cannot stat position file: %w", err)
 	}
@@ -282,22 +291,22 @@ func (q *Queue) initPosition(current bool) error {
 		saves = 1
 	}
 	for range saves {
-		if err := q.savePosition(q.segs[0].seq, q.roff); err != nil {
+		if err := q.savePosition(q.segments[0].seq, q.commitOffset); err != nil {
 			return err
 		}
 	}
 	if saves > 0 {
-		if err := q.pf.Sync(); err != nil {
+		if err := q.positionFile.Sync(); err != nil {
 			return fmt.Errorf("cannot sync the read position: %w", err)
 		}
 	}
 	return nil
 }
 
-// loadSegment appends seq to q.segs. The reader's segment (first) is
-// counted from *roff, which is clamped to its size; the last segment is
+// loadSegment appends seq to q.segments. The reader's segment (first) is
+// counted from *commitOffset, which is clamped to its size; the last segment is
 // verified whole and a damaged tail cut, and becomes the writer's.
-func (q *Queue) loadSegment(seq uint64, first, last bool, roff *int64) error {
+func (q *Queue) loadSegment(seq uint64, first, last bool, commitOffset *int64) error {
 	flag := os.O_RDONLY
 	if last {
 		flag = os.O_RDWR
@@ -314,17 +323,17 @@ func (q *Queue) loadSegment(seq uint64, first, last bool, roff *int64) error {
 	s := segment{seq: seq, size: fi.Size()}
 	var from int64
 	if first {
-		*roff = min(*roff, s.size)
-		from = *roff
+		*commitOffset = min(*commitOffset, s.size)
+		from = *commitOffset
 	}
 	if !last {
-		s.records, s.first = countRecords(f, &q.rhdr, from, s.size)
+		s.records, s.firstTime = countRecords(f, &q.readerHeader, from, s.size)
 		q.addSegment(s)
 		return f.Close()
 	}
-	q.wf = f // closed by closeFiles on error
+	q.writerFile = f // closed by closeFiles on error
 	buf := q.takeBufferLocked()
-	end, records, firstTime, err := verifySegment(f, &q.rhdr, &buf, from, s.size)
+	end, records, firstTime, err := verifySegment(f, &q.readerHeader, &buf, from, s.size)
 	q.putBufferLocked(buf)
 	if err != nil {
 		return fmt.Errorf("cannot read segment %s: %w", f.Name(), err)
@@ -339,14 +348,14 @@ func (q *Queue) loadSegment(seq uint64, first, last bool, roff *int64) error {
 		q.onDrop(DropCorrupt, 1, s.size-end)
 		s.size = end
 	}
-	s.records, s.first = records, firstTime
-	q.woff = s.size
+	s.records, s.firstTime = records, firstTime
+	q.writerOffset = s.size
 	q.addSegment(s)
 	return nil
 }
 
 func (q *Queue) addSegment(s segment) {
-	q.segs = append(q.segs, s)
+	q.segments = append(q.segments, s)
 	q.fileBytes += s.size
 	q.records += s.records
 }
@@ -373,12 +382,12 @@ func (q *Queue) createSegment(seq uint64, syncNow bool) (*os.File, error) {
 
 // publishStatsLocked copies the counts to the atomics Stats reads.
 func (q *Queue) publishStatsLocked() {
-	q.statBytes.Store(q.fileBytes - q.roff - q.skipAhead)
+	q.statBytes.Store(q.fileBytes - q.commitOffset - q.skippedBytes)
 	q.statRecords.Store(q.records)
 	oldest := int64(noOldest)
-	for i := range q.segs {
-		if q.segs[i].records > 0 {
-			oldest = q.segs[i].first
+	for i := range q.segments {
+		if q.segments[i].records > 0 {
+			oldest = q.segments[i].firstTime
 			break
 		}
 	}
@@ -418,13 +427,13 @@ func (q *Queue) syncLoop() {
 // and previous files, and the names of new segments. It holds no lock
 // during the fsyncs, so Appends go on meanwhile.
 func (q *Queue) syncData() error {
-	q.wmu.Lock()
-	f, written, dirDirty := q.wf, q.written, q.dirDirty
-	sealed := q.sealed
-	q.sealed, q.syncing = q.syncing[:0], sealed // the two slices take turns
+	q.writerMu.Lock()
+	f, written, dirDirty := q.writerFile, q.appendsWritten, q.dirDirty
+	sealed := q.sealedToSync
+	q.sealedToSync, q.syncing = q.syncing[:0], sealed // the two slices take turns
 	q.dirDirty = false
-	dirty := f != nil && written != q.synced
-	q.wmu.Unlock()
+	dirty := f != nil && written != q.appendsSynced
+	q.writerMu.Unlock()
 	var errs []error
 	for _, seq := range sealed {
 		if err := q.syncSegment(seq); err != nil {
@@ -432,7 +441,7 @@ func (q *Queue) syncData() error {
 		}
 	}
 	// If the writer moved to a new segment meanwhile, f's segment is in
-	// q.sealed and the next round syncs it again: harmless.
+	// q.sealedToSync and the next round syncs it again: harmless.
 	if dirty {
 		if err := f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("cannot sync %s: %w", f.Name(), err))
@@ -443,13 +452,13 @@ func (q *Queue) syncData() error {
 			errs = append(errs, err)
 		}
 	}
-	q.wmu.Lock()
+	q.writerMu.Lock()
 	if len(errs) > 0 {
 		q.dirDirty = q.dirDirty || dirDirty
 	} else if dirty {
-		q.synced = max(q.synced, written)
+		q.appendsSynced = max(q.appendsSynced, written)
 	}
-	q.wmu.Unlock()
+	q.writerMu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -478,8 +487,8 @@ func (q *Queue) Close() error {
 	<-q.syncDone
 
 	errs := []error{q.syncData(), q.syncPosition()}
-	q.wmu.Lock()
-	defer q.wmu.Unlock()
+	q.writerMu.Lock()
+	defer q.writerMu.Unlock()
 	errs = append(errs, q.closeFiles())
 	return errors.Join(errs...)
 }
@@ -487,22 +496,22 @@ func (q *Queue) Close() error {
 // closeFiles closes every file the queue holds.
 func (q *Queue) closeFiles() error {
 	var errs []error
-	if q.wf != nil {
-		errs = append(errs, q.wf.Close())
-		q.wf = nil
+	if q.writerFile != nil {
+		errs = append(errs, q.writerFile.Close())
+		q.writerFile = nil
 	}
 	q.mu.Lock()
-	if q.rf != nil {
-		errs = append(errs, q.rf.Close())
-		q.rf = nil
+	if q.readerFile != nil {
+		errs = append(errs, q.readerFile.Close())
+		q.readerFile = nil
 	}
 	q.mu.Unlock()
-	q.pmu.Lock()
-	if q.pf != nil {
-		errs = append(errs, q.pf.Close())
-		q.pf = nil
+	q.positionMu.Lock()
+	if q.positionFile != nil {
+		errs = append(errs, q.positionFile.Close())
+		q.positionFile = nil
 	}
-	q.pmu.Unlock()
-	errs = append(errs, q.lock.Close())
+	q.positionMu.Unlock()
+	errs = append(errs, q.lockFile.Close())
 	return errors.Join(errs...)
 }

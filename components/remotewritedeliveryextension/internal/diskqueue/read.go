@@ -35,21 +35,21 @@ func (q *Queue) Next(ctx context.Context) (Record, error) {
 			q.mu.Unlock()
 			return Record{}, ErrClosed
 		}
-		s := q.segs[q.ci]
+		s := q.segments[q.cursorIndex]
 		switch {
-		case q.coff < s.size:
+		case q.cursorOffset < s.size:
 			r, err := q.readLocked(s)
 			q.mu.Unlock()
 			if !errors.Is(err, errRetry) {
 				return r, err
 			}
-		case s.seq < q.wseq && len(q.out) > 0:
+		case s.seq < q.writerSeq && len(q.inFlight) > 0:
 			// Read to its end and sealed, but not consumed: the segment
 			// stays until the records in flight are committed.
-			q.ci++
-			q.coff = 0
+			q.cursorIndex++
+			q.cursorOffset = 0
 			q.mu.Unlock()
-		case s.seq < q.wseq:
+		case s.seq < q.writerSeq:
 			// Consumed and sealed (the cursor is the commit position):
 			// move on. The saved position may still name it; Open then
 			// starts at the next segment, the same place.
@@ -73,10 +73,10 @@ func (q *Queue) Next(ctx context.Context) (Record, error) {
 // errRetry tells Next that the state changed while it read: look again.
 var errRetry = errors.New("retry")
 
-// readLocked reads the record at the cursor in s (segs[ci]), puts it in
-// flight and moves the cursor past it. It releases mu while reading, so
-// that Appends and Stats go on, and returns errRetry if the queue changed
-// meanwhile or the record was damaged (and skipped).
+// readLocked reads the record at the cursor in s (segments[cursorIndex]),
+// puts it in flight and moves the cursor past it. It releases mu while
+// reading, so that Appends and Stats go on, and returns errRetry if the
+// queue changed meanwhile or the record was damaged (and skipped).
 func (q *Queue) readLocked(s segment) (Record, error) {
 	f, err := q.readerFileLocked()
 	if err != nil {
@@ -86,15 +86,15 @@ func (q *Queue) readLocked(s segment) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("cannot open segment: %w", err)
 	}
-	off := q.coff
+	off := q.cursorOffset
 	buf := q.takeBufferLocked()
 	q.mu.Unlock()
-	h, err := readRecord(f, &q.rhdr, &buf, off, s.size)
+	h, err := readRecord(f, &q.readerHeader, &buf, off, s.size)
 	q.mu.Lock()
 	switch {
 	case q.closed:
 		return Record{}, ErrClosed
-	case q.segs[q.ci].seq != s.seq || q.coff != off:
+	case q.segments[q.cursorIndex].seq != s.seq || q.cursorOffset != off:
 		q.putBufferLocked(buf)
 		return Record{}, errRetry // dropped (and f perhaps closed) meanwhile
 	case errors.Is(err, errCorrupt):
@@ -106,28 +106,29 @@ func (q *Queue) readLocked(s segment) (Record, error) {
 		return Record{}, fmt.Errorf("cannot read segment %d: %w", s.seq, err)
 	}
 	r := span{seq: s.seq, size: headerSize + h.size, time: h.time, buf: buf}
-	q.out = append(q.out, r)
-	q.coff += r.size
+	q.inFlight = append(q.inFlight, r)
+	q.cursorOffset += r.size
 	return Record{Data: buf[:h.size], Time: time.Unix(0, h.time)}, nil
 }
 
-// readerFileLocked returns the reader's handle on segs[ci], opening it if
-// the cursor moved. The reader has its own handle so that it neither
-// shares an offset with the writer nor keeps a dropped segment's space.
+// readerFileLocked returns the reader's handle on segments[cursorIndex],
+// opening it if the cursor moved. The reader has its own handle so that it
+// neither shares an offset with the writer nor keeps a dropped segment's
+// space.
 func (q *Queue) readerFileLocked() (*os.File, error) {
-	seq := q.segs[q.ci].seq
-	if q.rf != nil && q.rseq == seq {
-		return q.rf, nil
+	seq := q.segments[q.cursorIndex].seq
+	if q.readerFile != nil && q.readerSeq == seq {
+		return q.readerFile, nil
 	}
-	if q.rf != nil {
-		_ = q.rf.Close()
-		q.rf = nil
+	if q.readerFile != nil {
+		_ = q.readerFile.Close()
+		q.readerFile = nil
 	}
 	f, err := os.Open(q.segmentPath(seq))
 	if err != nil {
 		return nil, err
 	}
-	q.rf, q.rseq = f, seq
+	q.readerFile, q.readerSeq = f, seq
 	return f, nil
 }
 
@@ -136,47 +137,48 @@ func (q *Queue) readerFileLocked() (*os.File, error) {
 // else once the records before it are committed. The report is made with
 // mu held: OnDrop must be cheap.
 func (q *Queue) skipLocked() {
-	s := &q.segs[q.ci]
-	var inFlight int64 // records before the damage in s, still counted
-	for i := len(q.out) - 1; i >= 0 && q.out[i].seq == s.seq; i-- {
-		if !q.out[i].skipped {
-			inFlight++
+	s := &q.segments[q.cursorIndex]
+	var beforeDamage int64 // records in flight before the damage in s, still counted
+	for i := len(q.inFlight) - 1; i >= 0 && q.inFlight[i].seq == s.seq; i-- {
+		if !q.inFlight[i].skipped {
+			beforeDamage++
 		}
 	}
-	records, bytes := s.records-inFlight, s.size-q.coff
+	records, bytes := s.records-beforeDamage, s.size-q.cursorOffset
 	q.records -= records
-	s.records = inFlight
-	if len(q.out) > 0 {
-		q.out = append(q.out, span{seq: s.seq, size: bytes, skipped: true})
-		q.skipAhead += bytes
+	s.records = beforeDamage
+	if len(q.inFlight) > 0 {
+		q.inFlight = append(q.inFlight, span{seq: s.seq, size: bytes, skipped: true})
+		q.skippedBytes += bytes
 	} else {
-		q.roff = s.size
+		q.commitOffset = s.size
 	}
-	q.coff = s.size
+	q.cursorOffset = s.size
 	q.publishStatsLocked()
 	q.onDrop(DropCorrupt, int(records), bytes)
 }
 
-// popLocked forgets segs[0] (the caller deletes its file) and moves the
-// commit position to the start of the next segment, and the cursor too if
-// it was in segs[0]. Records of segs[0] in out are the caller's concern.
+// popLocked forgets segments[0] (the caller deletes its file) and moves
+// the commit position to the start of the next segment, and the cursor too
+// if it was in segments[0]. Spans of segments[0] in inFlight are the
+// caller's concern.
 func (q *Queue) popLocked() {
-	s := q.segs[0]
+	s := q.segments[0]
 	q.fileBytes -= s.size
 	q.records -= s.records
-	copy(q.segs, q.segs[1:])
-	q.segs = q.segs[:len(q.segs)-1]
-	q.roff = 0
-	if q.ci > 0 {
-		q.ci--
+	copy(q.segments, q.segments[1:])
+	q.segments = q.segments[:len(q.segments)-1]
+	q.commitOffset = 0
+	if q.cursorIndex > 0 {
+		q.cursorIndex--
 	} else {
-		q.coff = 0
+		q.cursorOffset = 0
 	}
-	if q.rf != nil && q.rseq == s.seq {
+	if q.readerFile != nil && q.readerSeq == s.seq {
 		// Closing frees the space of a dropped segment now, not when the
 		// consumer comes back.
-		_ = q.rf.Close()
-		q.rf = nil
+		_ = q.readerFile.Close()
+		q.readerFile = nil
 	}
 }
 
@@ -185,15 +187,15 @@ func (q *Queue) popLocked() {
 // end of, which it pops and lists in *popped for the caller to delete.
 func (q *Queue) settleLocked(popped *[]uint64) {
 	for {
-		s := q.segs[0]
+		s := q.segments[0]
 		switch {
-		case q.roff >= s.size && s.seq < q.wseq:
+		case q.commitOffset >= s.size && s.seq < q.writerSeq:
 			*popped = append(*popped, s.seq)
 			q.popLocked()
-		case len(q.out) > 0 && q.out[0].skipped:
-			q.roff += q.out[0].size
-			q.skipAhead -= q.out[0].size
-			q.removeOutLocked(1)
+		case len(q.inFlight) > 0 && q.inFlight[0].skipped:
+			q.commitOffset += q.inFlight[0].size
+			q.skippedBytes -= q.inFlight[0].size
+			q.removeInFlightLocked(1)
 		default:
 			return
 		}
@@ -215,38 +217,38 @@ func (q *Queue) Commit() error {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if q.droppedOut > 0 {
-		q.droppedOut--
+	if q.droppedInFlight > 0 {
+		q.droppedInFlight--
 		q.mu.Unlock()
 		return nil
 	}
-	if len(q.out) == 0 {
+	if len(q.inFlight) == 0 {
 		q.mu.Unlock()
 		return nil
 	}
-	r := q.out[0]
-	q.removeOutLocked(1)
+	r := q.inFlight[0]
+	q.removeInFlightLocked(1)
 	q.putBufferLocked(r.buf)
-	q.roff += r.size
-	q.segs[0].records--
+	q.commitOffset += r.size
+	q.segments[0].records--
 	q.records--
-	q.consumed = q.consumed[:0]
-	q.settleLocked(&q.consumed)
-	s := &q.segs[0]
+	q.consumedSeqs = q.consumedSeqs[:0]
+	q.settleLocked(&q.consumedSeqs)
+	s := &q.segments[0]
 	switch {
-	case len(q.out) > 0:
-		s.first = q.out[0].time
+	case len(q.inFlight) > 0:
+		s.firstTime = q.inFlight[0].time
 	case s.records > 0:
 		q.peekFirstLocked()
 	}
-	seq, off := s.seq, q.roff
+	seq, off := s.seq, q.commitOffset
 	q.publishStatsLocked()
 	q.mu.Unlock()
 
 	// Save before deleting: a crash in between leaves consumed segments
 	// that Open deletes, never a position in a deleted segment's place.
 	err := q.savePosition(seq, off)
-	for _, seq := range q.consumed {
+	for _, seq := range q.consumedSeqs {
 		if rerr := os.Remove(q.segmentPath(seq)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("cannot delete consumed segment: %w", rerr))
 		}
@@ -254,15 +256,15 @@ func (q *Queue) Commit() error {
 	return err
 }
 
-// peekFirstLocked reads the time of the record at roff for Stats.Oldest,
-// when nothing is in flight. The header is not verified yet: a damaged one
-// only skews the statistic until the reader gets there.
+// peekFirstLocked reads the time of the record at the commit position for
+// Stats.Oldest, when nothing is in flight. The header is not verified yet:
+// a damaged one only skews the statistic until the reader gets there.
 func (q *Queue) peekFirstLocked() {
-	s := &q.segs[0]
-	if q.rf == nil || q.rseq != s.seq {
+	s := &q.segments[0]
+	if q.readerFile == nil || q.readerSeq != s.seq {
 		return
 	}
-	if h, err := readHeader(q.rf, &q.peek, q.roff, s.size); err == nil {
-		s.first = h.time
+	if h, err := readHeader(q.readerFile, &q.peekHeader, q.commitOffset, s.size); err == nil {
+		s.firstTime = h.time
 	}
 }

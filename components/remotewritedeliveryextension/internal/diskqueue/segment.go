@@ -17,8 +17,8 @@ type segment struct {
 	size int64 // bytes of complete records: the reader never reads beyond
 	// records counts the unconsumed records (in flight included): for the
 	// first segment, those from the commit position on.
-	records int64
-	first   int64 // unix-nano time of the first unconsumed record, if records > 0
+	records   int64
+	firstTime int64 // unix-nano time of the first unconsumed record, if records > 0
 }
 
 func (q *Queue) segmentPath(seq uint64) string {
