@@ -478,10 +478,11 @@ func scrapeFamilies(url string) (map[string]*dto.MetricFamily, error) {
 }
 
 // queuedAtStart is what the queue held when c opened it, from its log
-// ("remote-write queue opened").
-func queuedAtStart(t testing.TB, c *collector) int64 {
+// ("remote-write queue opened", in the line that also holds every one of
+// match, when c has several queues).
+func queuedAtStart(t testing.TB, c *collector, match ...string) int64 {
 	t.Helper()
-	lines := c.logLines("remote-write queue opened")
+	lines := c.logLines(append([]string{"remote-write queue opened"}, match...)...)
 	require.Len(t, lines, 1, "the queue's opening is logged once")
 	m := regexp.MustCompile(`"queued_requests": ([0-9]+)`).FindStringSubmatch(lines[0])
 	require.NotNil(t, m, "no queued_requests in %q", lines[0])
