@@ -397,9 +397,14 @@ func TestHAFailover(t *testing.T) {
 	p := startHAPair(t)
 	leader := p.leader()
 	standby := p.other(leader)
-	cpu := map[string]float64{}
+	cpu, sent := map[string]float64{}, map[string]float64{}
+	sentBytes := func(r *haReplica) float64 {
+		n, err := r.c.metric("otelcol_remote_write_sent_bytes")
+		require.NoError(t, err)
+		return n
+	}
 	for n, r := range p.replicas {
-		cpu[n] = cpuSeconds(t, r.c.Pid())
+		cpu[n], sent[n] = cpuSeconds(t, r.c.Pid()), sentBytes(r)
 	}
 	samples := p.b.standin.Stats().HA.Samples
 	steadyFrom := time.Now()
@@ -409,8 +414,8 @@ func TestHAFailover(t *testing.T) {
 	steady := both.Sub(steadyFrom).Seconds()
 	after := p.b.standin.Stats().HA.Samples
 	for n, r := range p.replicas {
-		t.Logf("cost: %s (%s) used %.3f CPU seconds per second", n, map[bool]string{true: "leader", false: "standby"}[n == leader],
-			(cpuSeconds(t, r.c.Pid())-cpu[n])/steady)
+		t.Logf("cost: %s (%s) used %.3f CPU seconds per second and sent %.0f bytes per second", n,
+			map[bool]string{true: "leader", false: "standby"}[n == leader], (cpuSeconds(t, r.c.Pid())-cpu[n])/steady, (sentBytes(r)-sent[n])/steady)
 	}
 	t.Logf("cost: AMP stored %.0f samples/s, deduplicated %.0f/s, undeduplicated (the collectors' own) %.0f/s",
 		float64(after["leader"]-samples["leader"])/steady, float64(after["deduplicated"]-samples["deduplicated"])/steady,
