@@ -130,7 +130,7 @@ golden: build ## Rewrite every golden file (and deploy/'s copies of configs/); r
 	git status --short -- '*testdata*'
 
 .PHONY: e2e
-e2e: build ensure-prometheus ## The workshop on one machine, asserted through PromQL; the built binary and the image contents.
+e2e: build ensure-prometheus k8s-binaries ## The workshop on one machine, asserted through PromQL; the built binary, the image contents and deploy/ as kustomize builds it.
 	$(GO) test -tags $(BUILD_TAGS),e2e -count=1 -parallel 3 ./test/...
 
 .PHONY: bench

@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.opentelemetry.io/collector/extension/extensioncapabilities"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -110,7 +112,11 @@ func (e *deliveryExtension) Start(_ context.Context, host component.Host) error 
 	if err != nil {
 		return fmt.Errorf("directory: cannot open the queue in %s (it must be writable by the collector and survive restarts): %w", dir, err)
 	}
-	unregister, err := e.rep.tel.RegisterQueueCallback(func() metadata.QueueState { return e.queueState(queue) })
+	// The gauges name their queue: the SDK keeps one observation per
+	// attribute set, so the queues of two remote_write_delivery components
+	// would otherwise report as one, whichever observed last.
+	unregister, err := e.rep.tel.RegisterQueueCallback(func() metadata.QueueState { return e.queueState(queue) },
+		metric.WithAttributes(attribute.String("queue", e.id.String())))
 	if err != nil {
 		_ = queue.Close()
 		return err

@@ -298,6 +298,23 @@ func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, hea
 	return path, healthPort, metricsPort
 }
 
+// suiteEnv is the environment every collector of the suite starts from,
+// HOME at dir: the static test credentials, no instance metadata service,
+// the workshop's variables but AMP_ENDPOINT.
+func suiteEnv(dir string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=" + testAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + testSecretKey,
+		"AWS_SESSION_TOKEN=" + testSessionToken,
+		"AWS_REGION=" + testRegion,
+		"AWS_ACCOUNT_ID=123456789012",
+		"EKS_CLUSTER_NAME=chaos",
+	}
+}
+
 // startCollector runs the collector for spec against ampEndpoint (the
 // workspace URL ending in '/'), with storageDir as its persistent directory,
 // and waits until it is healthy.
@@ -308,32 +325,31 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 	if spec.FeatureGates != "" {
 		args = append(args, "--feature-gates="+spec.FeatureGates)
 	}
-	c := &collector{
-		t:          t,
-		log:        newCapture("collector " + t.Name()),
-		healthURL:  fmt.Sprintf("http://127.0.0.1:%d/", healthPort),
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
-	}
-	env := append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ACCESS_KEY_ID=" + testAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + testSecretKey,
-		"AWS_SESSION_TOKEN=" + testSessionToken,
-		"AWS_REGION=" + testRegion,
-		"AWS_ACCOUNT_ID=123456789012",
-		"EKS_CLUSTER_NAME=chaos",
+	env := append(append(suiteEnv(dir),
 		"K8S_NODE_NAME=node-a",
-		"AMP_ENDPOINT=" + ampEndpoint,
-		"OTELCOL_STORAGE_DIR=" + storageDir,
-	}, spec.Env...)
+		"AMP_ENDPOINT="+ampEndpoint,
+		"OTELCOL_STORAGE_DIR="+storageDir,
+	), spec.Env...)
 	path := collectorBinary(t)
 	if spec.mountNamespace != "" {
 		// nsenter(1) joins the namespace holding the volume, then becomes
 		// the collector (same pid, so signals and the death signal reach it).
 		args = append([]string{"--mount=" + spec.mountNamespace, "--", path}, args...)
 		path = "/usr/bin/nsenter"
+	}
+	return launchCollector(t, "collector "+t.Name(), healthPort, metricsPort, path, args, env)
+}
+
+// launchCollector runs path with args and env as a collector serving its
+// health check and telemetry on the loopback ports given, killed when t
+// ends, its log captured as name; it returns once the collector is healthy.
+func launchCollector(t testing.TB, name string, healthPort, metricsPort int, path string, args, env []string) *collector {
+	t.Helper()
+	c := &collector{
+		t:          t,
+		log:        newCapture(name),
+		healthURL:  fmt.Sprintf("http://127.0.0.1:%d/", healthPort),
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
 	}
 	p, err := childproc.Start(childproc.Config{
 		Name: "collector", Path: path, Args: args, Env: env, Output: c.log,
@@ -344,7 +360,7 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 		_ = c.Signal(syscall.SIGKILL)
 		<-c.Exited()
 		if t.Failed() {
-			t.Logf("collector log (last 8000 bytes):\n%s", c.Tail(8000))
+			t.Logf("%s log (last 8000 bytes):\n%s", name, c.Tail(8000))
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -478,10 +494,11 @@ func scrapeFamilies(url string) (map[string]*dto.MetricFamily, error) {
 }
 
 // queuedAtStart is what the queue held when c opened it, from its log
-// ("remote-write queue opened").
-func queuedAtStart(t testing.TB, c *collector) int64 {
+// ("remote-write queue opened", in the line that also holds every one of
+// match, when c has several queues).
+func queuedAtStart(t testing.TB, c *collector, match ...string) int64 {
 	t.Helper()
-	lines := c.logLines("remote-write queue opened")
+	lines := c.logLines(append([]string{"remote-write queue opened"}, match...)...)
 	require.Len(t, lines, 1, "the queue's opening is logged once")
 	m := regexp.MustCompile(`"queued_requests": ([0-9]+)`).FindStringSubmatch(lines[0])
 	require.NotNil(t, m, "no queued_requests in %q", lines[0])

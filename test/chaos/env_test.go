@@ -71,6 +71,8 @@ type backendOptions struct {
 	// Credentials are the only ones the stand-in accepts until
 	// standin.SetCredentials; zero means the collector's.
 	Credentials aws.Credentials
+	// HA turns on the stand-in's deduplication of HA pairs (ha_test.go).
+	HA ampstandin.HAConfig
 }
 
 // collectorCredentials are the credentials every collector of the suite
@@ -100,6 +102,7 @@ func startBackendWith(t testing.TB, opts backendOptions) *backend {
 		Region:      testRegion,
 		MaxSkew:     opts.MaxSkew,
 		Logger:      slog.New(slog.NewTextHandler(standinLog, nil)),
+		HA:          opts.HA,
 	})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

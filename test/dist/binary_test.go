@@ -95,6 +95,12 @@ func runCollector(t *testing.T, args ...string) result {
 // namespace. As non-root it also maps the user to root in a user namespace.
 func runCollectorInPod(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCollectorInPodEnv(t, workshopEnv(), args...)
+}
+
+// runCollectorInPodEnv is runCollectorInPod with the environment env.
+func runCollectorInPodEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	secrets := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(secrets, "token"), []byte("test-service-account-token"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(secrets, "ca.crt"), selfSignedCA(t), 0o600))
@@ -113,7 +119,7 @@ exec "$@"`
 	full := append(unshare, "/bin/sh", "-c", podSetup, "pod-setup", secrets, collectorBinary(t))
 	full = append(full, args...)
 	cmd := exec.Command(full[0], full[1:]...)
-	cmd.Env = workshopEnv()
+	cmd.Env = env
 	cmd.Dir = repoRoot(t)
 	return run(t, cmd)
 }

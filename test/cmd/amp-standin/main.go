@@ -10,6 +10,8 @@
 // Point the collector's exporter at
 // http://127.0.0.1:9091/workspaces/ws-local/api/v1/remote_write with the
 // same credentials. Counters: GET /stats (JSON) and GET /metrics.
+// -ha-dedup deduplicates HA pairs as AMP does (a leader per `cluster`,
+// `__replica__` stripped, failover after -ha-failover-timeout of silence).
 package main
 
 import (
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	maxSkew := fs.Duration("max-skew", 0, "accepted clock skew of X-Amz-Date (0: 5m, as AWS)")
 	logInterval := fs.Duration("log-interval", ampstandin.DefaultLogInterval, "least time between two logs of one rejection reason")
 	allowNonLoopback := fs.Bool("allow-non-loopback", false, "allow listening on a non-loopback address")
+	haDedup := fs.Bool("ha-dedup", false, "deduplicate HA pairs as AMP does (cluster and __replica__ labels: one leader per cluster)")
+	haFailover := fs.Duration("ha-failover-timeout", ampstandin.DefaultFailoverTimeout, "with -ha-dedup: how long a leader may be silent before another replica takes over")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +88,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 		MaxSkew:     *maxSkew,
 		Logger:      logger,
 		LogInterval: *logInterval,
+		HA:          ampstandin.HAConfig{Enabled: *haDedup, FailoverTimeout: *haFailover},
 	})
 	if err != nil {
 		return fmt.Errorf("cannot configure the stand-in: %w", err)
@@ -98,7 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, logOut 
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("AMP stand-in listening", "address", ln.Addr().String(),
 		"remote_write_url", "http://"+ln.Addr().String()+"/workspaces/ws-local"+ampstandin.AMPWritePathSuffix,
-		"upstream", *upstream, "region", *region, "service", *service, "access_key_id", creds.AccessKeyID)
+		"upstream", *upstream, "region", *region, "service", *service, "access_key_id", creds.AccessKeyID,
+		"ha_dedup", *haDedup, "ha_failover_timeout", *haFailover)
 
 	select {
 	case err := <-errc:

@@ -27,6 +27,7 @@ func TestRunRefuses(t *testing.T) {
 	f([]string{"-listen", "127.0.0.1:0"}, nil, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
 	f([]string{"-listen", "127.0.0.1:0", "-upstream", "not a url"}, creds, "cannot configure the stand-in")
 	f([]string{"-no-such-flag"}, creds, "flag provided but not defined")
+	f([]string{"-listen", "127.0.0.1:0", "-ha-dedup", "-ha-failover-timeout", "-1s"}, creds, "HA failover timeout -1s is negative")
 }
 
 // TestRunServesAndStops runs the command in-process: it serves, refuses an

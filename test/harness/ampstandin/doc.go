@@ -8,4 +8,9 @@
 // is logged at most once per LogInterval (with the number suppressed since),
 // and the secret key is never logged. Counters are served as JSON on
 // /stats and as Prometheus text on /metrics for end-to-end assertions.
+//
+// With Config.HA it also deduplicates HA pairs as AMP does (ha.go): one
+// leader replica per `cluster` value, only its requests stored and without
+// `__replica__`, the others answered 202, failover after the leader's
+// silence. Off by default: request bodies are then forwarded unread.
 package ampstandin

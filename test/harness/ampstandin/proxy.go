@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/otelcol-eks/otelcol-eks/test/harness/remotewrite"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/sigv4check"
 )
 
@@ -55,6 +56,8 @@ type Config struct {
 	LogInterval time.Duration
 	// Client forwards to the upstream; nil means a client with a 30s timeout.
 	Client *http.Client
+	// HA turns on AMP's deduplication of HA pairs (ha.go); off by default.
+	HA HAConfig
 }
 
 // Proxy is the stand-in's http.Handler. It is safe for concurrent use.
@@ -66,12 +69,15 @@ type Proxy struct {
 	logger   *slog.Logger
 	limiter  *logLimiter
 	stats    counters
+	// ha is nil when the deduplication of HA pairs is off.
+	ha  *haTracker
+	now func() time.Time
 }
 
 // New validates cfg and returns the stand-in. The returned *Proxy is an
 // http.Handler serving:
 //
-//	POST …/api/v1/remote_write, POST …/api/v1/write  verify, then forward
+//	POST …/api/v1/remote_write, POST …/api/v1/write  verify, deduplicate (HA), then forward
 //	GET /stats                                        counters as JSON (Stats)
 //	GET /metrics                                      counters as Prometheus text
 //	GET /-/healthy, GET /-/ready                      200 once serving
@@ -92,6 +98,9 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Service == "" {
 		cfg.Service = "aps"
 	}
+	if cfg.HA.FailoverTimeout < 0 {
+		return nil, fmt.Errorf("HA failover timeout %s is negative", cfg.HA.FailoverTimeout)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -111,6 +120,10 @@ func New(cfg Config) (*Proxy, error) {
 		logger:   cfg.Logger,
 		limiter:  &logLimiter{interval: cfg.LogInterval, now: now, last: map[string]logState{}},
 		stats:    newCounters(),
+		now:      now,
+	}
+	if cfg.HA.Enabled {
+		p.ha = newHATracker(cfg.HA)
 	}
 	p.verifier.Store(&sigv4check.Verifier{
 		Credentials: cfg.Credentials,
@@ -180,7 +193,56 @@ func (p *Proxy) write(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.stats.accept()
+	if p.ha != nil {
+		var ok bool
+		if body, ok = p.deduplicate(w, r, body); !ok {
+			return
+		}
+	}
 	p.forward(w, r, body)
+}
+
+// deduplicate applies the deduplication of HA pairs (ha.go) to a verified
+// request. It returns the body to forward (the leader's without
+// __replica__, a request without both labels unchanged), or answers the
+// request itself and returns false: 202 to a replica that is not the
+// leader, 415 or 400 to a body it cannot read.
+func (p *Proxy) deduplicate(w http.ResponseWriter, r *http.Request, body []byte) ([]byte, bool) {
+	refuse := func(status int, err error) ([]byte, bool) {
+		p.stats.haUndecodable()
+		if ok, suppressed := p.limiter.allow("ha:undecodable"); ok {
+			p.logger.Warn("cannot read remote-write request for HA deduplication", "status", status, "error", err,
+				"suppressed_since_last_log", suppressed)
+		}
+		writeJSONMessage(w, status, err.Error())
+		return nil, false
+	}
+	if err := remotewrite.CheckHeaders(r.Header); err != nil {
+		return refuse(http.StatusUnsupportedMediaType, err)
+	}
+	wr, err := remotewrite.Unmarshal(body)
+	if err != nil {
+		return refuse(http.StatusBadRequest, err)
+	}
+	cluster, replica := haLabels(wr)
+	verdict, elected, election := p.ha.check(cluster, replica, p.now())
+	p.stats.haVerdict(verdict, samplesIn(wr), election)
+	if election != nil {
+		p.logger.Info("HA leader elected", "cluster", election.cluster, "replica", election.replica,
+			"previous", election.previous, "previous_silent_for", election.silentFor)
+	}
+	switch verdict {
+	case haDeduplicated:
+		writeJSONMessage(w, http.StatusAccepted, dedupMessage(replica, elected))
+		return nil, false
+	case haLeader:
+		stripReplica(wr)
+		if body, err = remotewrite.Marshal(wr); err != nil {
+			p.upstreamError(w, fmt.Errorf("cannot encode the deduplicated request: %w", err))
+			return nil, false
+		}
+	}
+	return body, true
 }
 
 // forwardedHeaders are the request headers relayed upstream: the

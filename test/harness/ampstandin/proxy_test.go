@@ -105,10 +105,7 @@ func (e *env) post(t *testing.T, path string, body []byte, creds aws.Credentials
 	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 	req.Header.Set("User-Agent", "test-sender/1")
 	if creds.AccessKeyID != "" {
-		sum := sha256.Sum256(body)
-		if err := v4.NewSigner().SignHTTP(req.Context(), creds, req, hex.EncodeToString(sum[:]), "aps", "us-west-2", e.clock.Now()); err != nil {
-			t.Fatal(err)
-		}
+		signWith(t, req, body, creds, e.clock.Now())
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
@@ -117,6 +114,16 @@ func (e *env) post(t *testing.T, path string, body []byte, creds aws.Credentials
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// signWith signs req, whose body is body, with creds at at for us-west-2
+// and aps.
+func signWith(t *testing.T, req *http.Request, body []byte, creds aws.Credentials, at time.Time) {
+	t.Helper()
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(req.Context(), creds, req, hex.EncodeToString(sum[:]), "aps", "us-west-2", at); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestForward(t *testing.T) {
@@ -290,6 +297,7 @@ func TestNewValidates(t *testing.T) {
 	f(func(c *Config) { c.Upstream = "127.0.0.1:9090" }, "is not an http(s) URL")
 	f(func(c *Config) { c.Credentials.SecretAccessKey = "" }, "secret access key are required")
 	f(func(c *Config) { c.Region = "" }, "region is required")
+	f(func(c *Config) { c.HA = HAConfig{Enabled: true, FailoverTimeout: -time.Second} }, "HA failover timeout -1s is negative")
 	if _, err := New(good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}

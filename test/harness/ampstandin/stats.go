@@ -29,6 +29,27 @@ type Stats struct {
 	UpstreamErrors int64 `json:"upstream_errors"`
 	// ForwardedBytes sums the compressed bodies the upstream answered.
 	ForwardedBytes int64 `json:"forwarded_bytes"`
+	// HA counts what the deduplication of HA pairs decided; empty when it
+	// is off (Config.HA).
+	HA HAStats `json:"ha"`
+}
+
+// HAStats are the counters of the deduplication of HA pairs (ha.go).
+type HAStats struct {
+	// Requests counts verified requests by verdict: "leader" (from the
+	// leader of its cluster: stored without __replica__), "deduplicated"
+	// (from another replica: answered 202, not stored), "not_ha" (the
+	// first series lacks cluster or __replica__: stored as it is) and
+	// "undecodable" (answered 415 or 400).
+	Requests map[string]int64 `json:"requests"`
+	// Samples counts the samples and native histograms of those requests
+	// by the same verdicts (not "undecodable").
+	Samples map[string]int64 `json:"samples"`
+	// LeaderChanges counts elections by cluster: its first leader, then
+	// every failover.
+	LeaderChanges map[string]int64 `json:"leader_changes"`
+	// Leaders names the leader of each cluster.
+	Leaders map[string]string `json:"leaders"`
 }
 
 type counters struct {
@@ -39,7 +60,9 @@ type counters struct {
 }
 
 func newCounters() counters {
-	return counters{s: Stats{Rejected: map[string]int64{}, Upstream: map[string]int64{}}, rejectedBodies: map[[sha256.Size]byte]int64{}}
+	return counters{s: Stats{Rejected: map[string]int64{}, Upstream: map[string]int64{}, HA: HAStats{
+		Requests: map[string]int64{}, Samples: map[string]int64{}, LeaderChanges: map[string]int64{}, Leaders: map[string]string{},
+	}}, rejectedBodies: map[[sha256.Size]byte]int64{}}
 }
 
 // reject counts a refusal of body (nil when it could not be read).
@@ -72,12 +95,35 @@ func (c *counters) upstreamError() {
 	c.s.UpstreamErrors++
 }
 
+// haVerdict counts a request the deduplication decided on, with its
+// samples, and the election it made (nil if none).
+func (c *counters) haVerdict(v haVerdict, samples int64, e *haElection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.HA.Requests[v.String()]++
+	c.s.HA.Samples[v.String()] += samples
+	if e != nil {
+		c.s.HA.LeaderChanges[e.cluster]++
+		c.s.HA.Leaders[e.cluster] = e.replica
+	}
+}
+
+func (c *counters) haUndecodable() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s.HA.Requests["undecodable"]++
+}
+
 func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.s
 	s.Rejected = maps.Clone(c.s.Rejected)
 	s.Upstream = maps.Clone(c.s.Upstream)
+	s.HA = HAStats{
+		Requests: maps.Clone(c.s.HA.Requests), Samples: maps.Clone(c.s.HA.Samples),
+		LeaderChanges: maps.Clone(c.s.HA.LeaderChanges), Leaders: maps.Clone(c.s.HA.Leaders),
+	}
 	return s
 }
 
@@ -115,6 +161,16 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter) {
 	fmt.Fprintf(&b, "amp_standin_upstream_errors_total %d\n", s.UpstreamErrors)
 	family("amp_standin_forwarded_bytes_total", "counter", "Compressed remote-write bytes forwarded.")
 	fmt.Fprintf(&b, "amp_standin_forwarded_bytes_total %d\n", s.ForwardedBytes)
+	family("amp_standin_ha_requests_total", "counter", "Requests the deduplication of HA pairs decided on, by verdict.")
+	labelled("amp_standin_ha_requests_total", "verdict", s.HA.Requests)
+	family("amp_standin_ha_samples_total", "counter", "Samples of those requests, by verdict.")
+	labelled("amp_standin_ha_samples_total", "verdict", s.HA.Samples)
+	family("amp_standin_ha_leader_changes_total", "counter", "Leader elections, by cluster: the first leader, then every failover.")
+	labelled("amp_standin_ha_leader_changes_total", "cluster", s.HA.LeaderChanges)
+	family("amp_standin_ha_leader", "gauge", "1 for the leader replica of each cluster.")
+	for _, cluster := range slices.Sorted(maps.Keys(s.HA.Leaders)) {
+		fmt.Fprintf(&b, "amp_standin_ha_leader{cluster=%q,replica=%q} 1\n", cluster, s.HA.Leaders[cluster])
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write([]byte(b.String()))
 }
