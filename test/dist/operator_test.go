@@ -281,13 +281,13 @@ func runningPod(pod *corev1.Pod) *corev1.Pod {
 func podTargetGroup(pod *corev1.Pod) *targetgroup.Group {
 	const meta = model.MetaLabelPrefix + "kubernetes_"
 	tg := &targetgroup.Group{Source: "pod/" + pod.Namespace + "/" + pod.Name, Labels: model.LabelSet{
-		meta + "namespace":      model.LabelValue(pod.Namespace),
-		meta + "pod_name":       model.LabelValue(pod.Name),
-		meta + "pod_ip":         model.LabelValue(pod.Status.PodIP),
-		meta + "pod_phase":      model.LabelValue(pod.Status.Phase),
-		meta + "pod_node_name":  model.LabelValue(pod.Spec.NodeName),
-		meta + "pod_host_ip":    model.LabelValue(pod.Status.HostIP),
-		meta + "pod_ready":      "true",
+		meta + "namespace":     model.LabelValue(pod.Namespace),
+		meta + "pod_name":      model.LabelValue(pod.Name),
+		meta + "pod_ip":        model.LabelValue(pod.Status.PodIP),
+		meta + "pod_phase":     model.LabelValue(pod.Status.Phase),
+		meta + "pod_node_name": model.LabelValue(pod.Spec.NodeName),
+		meta + "pod_host_ip":   model.LabelValue(pod.Status.HostIP),
+		meta + "pod_ready":     "true",
 	}}
 	for k, v := range pod.Labels {
 		name := strutil.SanitizeLabelName(k)

@@ -18,7 +18,7 @@ func TestEnvsubst(t *testing.T) {
 	f("id: ${AWS_ACCOUNT_ID}", "id: 012345678901")
 	f("id: $AWS_ACCOUNT_ID.", "id: 012345678901.")
 	f("image: ${IMAGE}${IMAGE}", "image: r/i:vr/i:v")
-	f("home: ${HOME} $HOME", "home: ${HOME} $HOME")                                // not listed
+	f("home: ${HOME} $HOME", "home: ${HOME} $HOME")                               // not listed
 	f("${env:AWS_ACCOUNT_ID} ${env:X:-d}", "${env:AWS_ACCOUNT_ID} ${env:X:-d}")   // the collector's own
 	f("replacement: $${1} $$1 __param_$$1", "replacement: $${1} $$1 __param_$$1") // relabel escapes
 	f("${AWS_ACCOUNT_ID:-x} ${AWS_ACCOUNT_ID", "${AWS_ACCOUNT_ID:-x} ${AWS_ACCOUNT_ID")
