@@ -46,6 +46,9 @@ const (
 	testPodIP    = "192.168.10.57"
 )
 
+// testNode is an m5.large.
+var testNode = otelop.Node{Name: testNodeName, CPU: resource.MustParse("2"), Memory: resource.MustParse("7Gi")}
+
 // deployCollectors returns deploy/'s OpenTelemetryCollector resources, in
 // the namespace the kustomizations give them, by file.
 func deployCollectors(t *testing.T) map[string]otelop.Resource {
@@ -65,16 +68,11 @@ func deployCollectors(t *testing.T) map[string]otelop.Resource {
 }
 
 // operatorConfig is the collector configuration the operator writes into
-// the resource's ConfigMap: spec.config after its admission defaulting,
-// and in statefulset mode with the target allocator's rewrite.
+// the resource's ConfigMap (otelop.Resource.OperatorConfig).
 func operatorConfig(t *testing.T, r otelop.Resource) map[string]any {
 	t.Helper()
-	cfg, _, err := otelop.DefaultConfig(r.Config())
+	cfg, err := r.OperatorConfig()
 	require.NoError(t, err)
-	if enabled, _ := lookup(r.Spec, "targetAllocator", "enabled").(bool); enabled {
-		cfg, err = r.TargetAllocatorConfig(cfg)
-		require.NoError(t, err)
-	}
 	return cfg
 }
 
@@ -330,22 +328,15 @@ func podTargetGroup(pod *corev1.Pod) *targetgroup.Group {
 // resolveInPod writes config and has the collector resolve it
 // (`print-config --mode=unredacted`, which validates it first) in the
 // environment the kubelet gives the container of the operator's pod of r,
-// named testPodName on testNodeName: the resource's env with the downward
-// API resolved, its envFrom (the workshop's variables), and HOSTNAME, the
-// pod's name, or the node's in a hostNetwork pod.
+// named testPodName on testNode (otelop.ContainerEnv), with the workshop's
+// variables for its envFrom.
 func resolveInPod(t *testing.T, r otelop.Resource, config map[string]any, hostNetwork bool) map[string]any {
 	t.Helper()
 	pod, err := r.Pod(testPodName, testNodeName)
 	require.NoError(t, err)
-	env := workshopEnv()
-	hostname := testPodName
-	if hostNetwork {
-		hostname = testNodeName
-	}
-	env = append(env, "HOSTNAME="+hostname)
-	for _, e := range pod.Spec.Containers[0].Env {
-		env = append(env, e.Name+"="+envValue(t, pod, e))
-	}
+	podEnv, err := otelop.ContainerEnv(pod, testNode, hostNetwork)
+	require.NoError(t, err)
+	env := append(workshopEnv(), podEnv...)
 	data, err := yaml.Marshal(config)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "collector.yaml")
@@ -355,44 +346,6 @@ func resolveInPod(t *testing.T, r otelop.Resource, config map[string]any, hostNe
 	var resolved map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(res.out), &resolved), res.out)
 	return resolved
-}
-
-// envValue resolves one environment variable of the collector container as
-// the kubelet does, for the sources the resources use.
-func envValue(t *testing.T, pod *corev1.Pod, e corev1.EnvVar) string {
-	t.Helper()
-	if e.ValueFrom == nil {
-		return e.Value
-	}
-	switch {
-	case e.ValueFrom.FieldRef != nil:
-		switch e.ValueFrom.FieldRef.FieldPath {
-		case "metadata.name":
-			return pod.Name
-		case "spec.nodeName":
-			return pod.Spec.NodeName
-		}
-	case e.ValueFrom.ResourceFieldRef != nil:
-		// Without a limit the kubelet gives the node's allocatable amount:
-		// here a node of 2 CPUs and 8 GiB.
-		limits := pod.Spec.Containers[0].Resources.Limits
-		switch e.ValueFrom.ResourceFieldRef.Resource {
-		case "limits.memory":
-			q, ok := limits[corev1.ResourceMemory]
-			if !ok {
-				q = resource.MustParse("8Gi")
-			}
-			return fmt.Sprint(q.Value())
-		case "limits.cpu":
-			q, ok := limits[corev1.ResourceCPU]
-			if !ok {
-				q = resource.MustParse("2")
-			}
-			return fmt.Sprint((q.MilliValue() + 999) / 1000)
-		}
-	}
-	t.Fatalf("cannot resolve %s: %+v", e.Name, e.ValueFrom)
-	return ""
 }
 
 // configDiff lists the leaf paths where b differs from a, both read as the

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 )
@@ -32,57 +29,62 @@ const (
 	batchTimeout   = "1s"
 )
 
-// collectorConfig is deploy/deployment's spec.config, run off-cluster:
+// offClusterConfig writes cfg, the configuration the operator gives one of
+// deploy/'s collectors, as a collector on this machine runs it:
 //   - of the workshop's jobs only kubernetes-pods, its relabelling
 //     unchanged (the kubelet jobs need a kubelet, which this test has
-//     not), and the collector's own metrics (prometheus/self, unchanged
-//     but for its interval);
+//     not); with the target allocator (statefulset mode), the receiver
+//     asks the allocator at taEndpoint instead; the collector's own
+//     metrics (prometheus/self, unchanged but for its interval);
 //   - discovery and k8smeta authenticate with kubeconfig (the
 //     ServiceAccount's TokenRequest token) instead of the pod's
 //     in-cluster files;
 //   - a shorter scrape interval and batch timeout;
-//   - loopback ports of its own for health_check (and, through
-//     OTELCOL_METRICS_PORT, the telemetry endpoint: other collectors may
-//     run on this machine), no pprof, JSON logs.
-func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
+//   - loopback ports of its own for health_check and the telemetry
+//     endpoint (which prometheus/self scrapes: both change together;
+//     other collectors run on this machine), no pprof, JSON logs.
+func offClusterConfig(t *testing.T, cfg map[string]any, kubeconfig, taEndpoint string) (path string, healthPort int) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "deployment", "opentelemetrycollector.yaml"))
-	require.NoError(t, err)
-	var resource struct {
-		Spec struct {
-			Config map[string]any `yaml:"config"`
-		} `yaml:"spec"`
+	prom := dig(t, cfg, "receivers", "prometheus")
+	promCfg := dig(t, prom, "config")
+	if global, ok := promCfg["global"].(map[string]any); ok {
+		global["scrape_interval"], global["scrape_timeout"] = scrapeInterval, scrapeTimeout
 	}
-	require.NoError(t, yaml.Unmarshal(data, &resource))
-	cfg := resource.Spec.Config
-
-	prom := dig(t, cfg, "receivers", "prometheus", "config")
-	global := dig(t, prom, "global")
-	global["scrape_interval"], global["scrape_timeout"] = scrapeInterval, scrapeTimeout
-	var pods map[string]any
-	for _, j := range prom["scrape_configs"].([]any) {
-		if job := j.(map[string]any); job["job_name"] == "kubernetes-pods" {
-			pods = job
+	if ta, ok := prom["target_allocator"].(map[string]any); ok {
+		require.NotContains(t, promCfg, "scrape_configs", "the operator moves the jobs to the allocator")
+		ta["endpoint"] = taEndpoint
+		ta["interval"] = scrapeInterval
+	} else {
+		var pods map[string]any
+		for _, j := range promCfg["scrape_configs"].([]any) {
+			if job := j.(map[string]any); job["job_name"] == "kubernetes-pods" {
+				pods = job
+			}
 		}
+		require.NotNil(t, pods, "no kubernetes-pods job")
+		sd := pods["kubernetes_sd_configs"].([]any)
+		require.Len(t, sd, 1)
+		sd[0].(map[string]any)["kubeconfig_file"] = kubeconfig
+		promCfg["scrape_configs"] = []any{pods}
 	}
-	require.NotNil(t, pods, "deploy/deployment has no kubernetes-pods job")
-	sd := pods["kubernetes_sd_configs"].([]any)
-	require.Len(t, sd, 1)
-	sd[0].(map[string]any)["kubeconfig_file"] = kubeconfig
-	prom["scrape_configs"] = []any{pods}
+
+	metricsPort := freePort(t)
 	self := dig(t, cfg, "receivers", "prometheus/self", "config")["scrape_configs"].([]any)
-	require.Len(t, self, 1, "deploy/deployment's prometheus/self has one job")
-	require.Equal(t, "otelcol-eks", self[0].(map[string]any)["job_name"])
-	self[0].(map[string]any)["scrape_interval"] = scrapeInterval
+	require.Len(t, self, 1, "prometheus/self has one job")
+	selfJob := self[0].(map[string]any)
+	require.Equal(t, "otelcol-eks", selfJob["job_name"])
+	selfJob["scrape_interval"] = scrapeInterval
+	selfJob["static_configs"] = []any{map[string]any{"targets": []any{fmt.Sprintf("localhost:%d", metricsPort)}}}
 
 	k8smeta := dig(t, cfg, "processors", "k8smeta")
 	require.Equal(t, "serviceAccount", k8smeta["auth_type"])
 	k8smeta["auth_type"] = "kubeConfig" // reads $KUBECONFIG
 	dig(t, cfg, "processors", "batch")["timeout"] = batchTimeout
 
+	healthPort = freePort(t)
 	exts := dig(t, cfg, "extensions")
 	delete(exts, "pprof")
-	exts["health_check"] = map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)}
+	dig(t, exts, "health_check")["endpoint"] = fmt.Sprintf("127.0.0.1:%d", healthPort)
 	service := dig(t, cfg, "service")
 	// The shipped list minus pprof (deleted above), so extensions the
 	// exporter needs (sigv4auth, remote_write_delivery) stay.
@@ -94,10 +96,12 @@ func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 	}
 	service["extensions"] = keep
 	telemetry := dig(t, service, "telemetry")
-	require.Contains(t, telemetry, "metrics", "the shipped telemetry endpoint, which prometheus/self scrapes")
+	readers := telemetry["metrics"].(map[string]any)["readers"].([]any)
+	require.Len(t, readers, 1, "the shipped telemetry endpoint, which prometheus/self scrapes")
+	dig(t, readers[0].(map[string]any), "pull", "exporter", "prometheus")["port"] = metricsPort
 	telemetry["logs"] = map[string]any{"encoding": "json"}
 
-	return workshop.WriteConfig(t, t.TempDir(), cfg)
+	return workshop.WriteConfig(t, t.TempDir(), cfg), healthPort
 }
 
 func dig(t *testing.T, m map[string]any, keys ...string) map[string]any {

@@ -87,8 +87,11 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	t.Cleanup(amp.Close)
 
 	c := newCluster(t, ctx, admin)
-	applyDeployManifests(t, ctx, admin, "base/serviceaccount.yaml", "base/clusterrole.yaml",
-		"base/clusterrolebinding.yaml", "deployment/kubelet-proxy-rbac.yaml")
+	// deploy/deployment as the README applies it: the ServiceAccount,
+	// ClusterRoles and the resource whose configuration the collector runs.
+	a := newApplier(t, kube.AdminConfig())
+	a.installOperatorCRD(t, ctx)
+	deployed := a.applyRendered(t, ctx, renderVariant(t, "deployment"))
 	w := c.createWorkloads()
 
 	// The workshop's orders pod, served by the demo orders service.
@@ -122,8 +125,7 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	dir := t.TempDir()
 	kubeconfig, err := kube.ServiceAccountKubeconfig(ctx, deployNamespace, serviceAccount, dir)
 	require.NoError(t, err)
-	healthPort := freePort(t)
-	config := collectorConfig(t, kubeconfig, healthPort)
+	config, healthPort := offClusterConfig(t, operatorConfig(t, deployed["OpenTelemetryCollector/otelcol-eks"].Object), kubeconfig, "")
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir, // no ~/.kube/config of the machine's
@@ -138,9 +140,9 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 		// The remote_write_delivery queue; kept across the restart below,
 		// as the manifests' emptyDir keeps it across container restarts.
 		"OTELCOL_STORAGE_DIR=" + filepath.Join(dir, "storage"),
-		// The collector's telemetry endpoint (prometheus/self scrapes it),
-		// and the pod name the kubelet gives a container as its hostname.
-		fmt.Sprintf("OTELCOL_METRICS_PORT=%d", freePort(t)),
+		// The pod's name, from the downward API (and the kubelet's
+		// hostname of the container).
+		"POD_NAME=" + collectorPod,
 		"HOSTNAME=" + collectorPod,
 	}
 	started := time.Now()
@@ -288,9 +290,9 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	require.Zero(t, standin.Stats().RejectedTotal, "the stand-in rejected signatures")
 }
 
-// collectorPod is the collector's pod name: the kubelet sets it as the
-// container's HOSTNAME, which the shipped prometheus/self job makes the
-// instance of the collector's own metrics.
+// collectorPod is the collector's pod name: POD_NAME (downward API), which
+// the shipped configuration makes the instance of the collector's own
+// metrics.
 const collectorPod = "otelcol-eks-collector-6c9f8d7b5-k4m2x"
 
 // assertSelfMetrics waits for the collector's own metrics, which the

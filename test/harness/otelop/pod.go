@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -292,4 +293,74 @@ func DecodeField(spec map[string]any, field string, out any) error {
 // SortedKeys lists a map's keys in order (for messages).
 func SortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// Node stands for the node a pod runs on, for what the kubelet resolves
+// from it.
+type Node struct {
+	Name string
+	// Allocatable CPU and memory: what a resourceFieldRef to a limit the
+	// container does not set resolves to.
+	CPU, Memory resource.Quantity
+}
+
+// ContainerEnv is the collector container's environment as the kubelet
+// sets it, NAME=value, for the sources the resources use: the downward API
+// (metadata.name, spec.nodeName, limits.cpu rounded up, limits.memory in
+// bytes) and HOSTNAME, which is the pod's name, or the node's in a
+// hostNetwork pod. envFrom is left to the caller.
+func ContainerEnv(pod *corev1.Pod, node Node, hostNetwork bool) ([]string, error) {
+	hostname := pod.Name
+	if hostNetwork {
+		hostname = node.Name
+	}
+	out := []string{"HOSTNAME=" + hostname}
+	c := pod.Spec.Containers[0]
+	for _, e := range c.Env {
+		v, err := envValue(pod, c, node, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e.Name+"="+v)
+	}
+	return out, nil
+}
+
+func envValue(pod *corev1.Pod, c corev1.Container, node Node, e corev1.EnvVar) (string, error) {
+	switch {
+	case e.ValueFrom == nil:
+		return e.Value, nil
+	case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+		return pod.Name, nil
+	case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName":
+		return node.Name, nil
+	case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
+		q, ok := c.Resources.Limits[corev1.ResourceMemory]
+		if !ok {
+			q = node.Memory
+		}
+		return fmt.Sprint(q.Value()), nil
+	case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.cpu":
+		q, ok := c.Resources.Limits[corev1.ResourceCPU]
+		if !ok {
+			q = node.CPU
+		}
+		return fmt.Sprint((q.MilliValue() + 999) / 1000), nil
+	}
+	return "", fmt.Errorf("otelop cannot resolve %s from %+v", e.Name, e.ValueFrom)
+}
+
+// OperatorConfig is the collector configuration the operator writes into
+// the resource's ConfigMap: spec.config after its admission defaulting
+// (DefaultConfig) and, with the target allocator enabled, its rewrite of
+// the prometheus receiver (TargetAllocatorConfig).
+func (r Resource) OperatorConfig() (map[string]any, error) {
+	cfg, _, err := DefaultConfig(r.Config())
+	if err != nil {
+		return nil, err
+	}
+	if enabled, _ := lookup(r.Spec, "targetAllocator", "enabled").(bool); enabled {
+		return r.TargetAllocatorConfig(cfg)
+	}
+	return cfg, nil
 }
