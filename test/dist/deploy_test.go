@@ -23,6 +23,7 @@ import (
 	k8syaml "sigs.k8s.io/yaml"
 
 	"github.com/otelcol-eks/otelcol-eks/test/harness/deployrender"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/otelop"
 )
 
 // manifest is one YAML document of a file under deploy/.
@@ -458,17 +459,7 @@ func readYAML(t *testing.T, path string) map[string]any {
 }
 
 // lookup follows keys through nested maps; nil when a step is missing.
-func lookup(doc map[string]any, keys ...string) any {
-	var cur any = doc
-	for _, k := range keys {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
+var lookup = otelop.Lookup
 
 func str(doc map[string]any, keys ...string) string {
 	s, _ := lookup(doc, keys...).(string)

@@ -7,16 +7,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
 
 // Test timings: scrapes every 2s and batches of at most 1s, so a change in
@@ -188,4 +196,57 @@ func queryCtx(t *testing.T, timeout time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// amp is a real Prometheus behind the SigV4-checking AMP stand-in.
+type amp struct {
+	prom    *promserver.Server
+	standin *ampstandin.Proxy
+	// workspace is the workspace URL, ending in '/' (AMP_ENDPOINT).
+	workspace string
+}
+
+// startAMP starts both for t; the stand-in's log, which names each refused
+// request, is printed if t fails.
+func startAMP(t *testing.T) *amp {
+	t.Helper()
+	prom := promserver.StartForTest(t, promserver.Options{})
+	var standinLog childproc.SyncBuffer
+	standin, err := ampstandin.New(ampstandin.Config{
+		Upstream:    prom.RemoteWriteURL(),
+		Credentials: aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey},
+		Region:      region,
+		Logger:      slog.New(slog.NewTextHandler(&standinLog, nil)),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stand-in log:\n%s", standinLog.Tail(4000))
+		}
+	})
+	srv := httptest.NewServer(standin)
+	t.Cleanup(srv.Close)
+	return &amp{prom: prom, standin: standin, workspace: srv.URL + "/workspaces/ws-e2e-k8s/"}
+}
+
+// collectorEnv is the environment of a collector run off-cluster as
+// deploy/'s ServiceAccount (kubeconfig) against backend: the workshop's
+// variables (otelcol-eks-env), the test credentials, its queue in dir, and
+// podEnv, what the kubelet sets in the pod (POD_NAME, HOSTNAME...).
+func collectorEnv(dir, kubeconfig string, backend *amp, podEnv ...string) []string {
+	return append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir, // no ~/.kube/config of the machine's
+		"KUBECONFIG=" + kubeconfig,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + secretKey,
+		"AWS_REGION=" + region,
+		"EKS_CLUSTER_NAME=" + clusterName,
+		"AWS_ACCOUNT_ID=" + accountID,
+		"AMP_ENDPOINT=" + backend.workspace,
+		// The remote_write_delivery queue; kept across restarts of the
+		// collector, as the manifests' volumes keep it.
+		"OTELCOL_STORAGE_DIR=" + filepath.Join(dir, "storage"),
+	}, podEnv...)
 }

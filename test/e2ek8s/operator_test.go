@@ -6,27 +6,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/otelop"
-	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
-	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
 
 // operatorConfig is the configuration the OpenTelemetry Operator writes
@@ -73,17 +67,7 @@ func TestCollectorsScrapeThemselvesOnce(t *testing.T) {
 		}
 	}
 
-	prom := promserver.StartForTest(t, promserver.Options{})
-	var standinLog childproc.SyncBuffer
-	standin, err := ampstandin.New(ampstandin.Config{
-		Upstream:    prom.RemoteWriteURL(),
-		Credentials: aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey},
-		Region:      region,
-		Logger:      slog.New(slog.NewTextHandler(&standinLog, nil)),
-	})
-	require.NoError(t, err)
-	amp := httptest.NewServer(standin)
-	t.Cleanup(amp.Close)
+	backend := startAMP(t)
 	allocator := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/scrape_configs" {
 			http.NotFound(w, r)
@@ -131,31 +115,17 @@ func TestCollectorsScrapeThemselvesOnce(t *testing.T) {
 
 		podEnv, err := otelop.ContainerEnv(pod, otelop.Node{Name: run.node.name, CPU: resource.MustParse("2"), Memory: resource.MustParse("7Gi")}, run.hostNetwork)
 		require.NoError(t, err)
-		envFrom := stored["ConfigMap/otelcol-eks-env"]["data"].(map[string]any)
-		dir := t.TempDir()
-		env := append([]string{
-			"PATH=" + os.Getenv("PATH"),
-			"HOME=" + dir,
-			"KUBECONFIG=" + kubeconfig,
-			"AWS_EC2_METADATA_DISABLED=true",
-			"AWS_ACCESS_KEY_ID=" + accessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + secretKey,
-			"EKS_CLUSTER_NAME=" + envFrom["EKS_CLUSTER_NAME"].(string),
-			"AWS_ACCOUNT_ID=" + envFrom["AWS_ACCOUNT_ID"].(string),
-			"AWS_REGION=" + region,
-			"AMP_ENDPOINT=" + amp.URL + "/workspaces/ws-e2e-k8s/",
-			"OTELCOL_STORAGE_DIR=" + filepath.Join(dir, "storage"),
-		}, podEnv...)
+		env := collectorEnv(t.TempDir(), kubeconfig, backend, podEnv...)
 		config, healthPort := offClusterConfig(t, operatorConfig(t, cr), kubeconfig, allocator.URL)
 		collectors = append(collectors, startCollector(t, config, healthPort, env))
 	}
 
 	// The workload pod is scraped (so the jobs run and see every pod),
 	// and all three collectors report.
-	_, err = prom.WaitForQuery(queryCtx(t, changeDeadline), `up{job="kubernetes-pods", pod="catalog-mysql-0"} == 1`, time.Second,
+	_, err = backend.prom.WaitForQuery(queryCtx(t, changeDeadline), `up{job="kubernetes-pods", pod="catalog-mysql-0"} == 1`, time.Second,
 		func(v model.Vector) bool { return len(v) == 1 })
 	require.NoError(t, err, "the workload pod is never scraped")
-	_, err = prom.WaitForQuery(queryCtx(t, changeDeadline), `up{job="otelcol-eks"} == 1`, time.Second,
+	_, err = backend.prom.WaitForQuery(queryCtx(t, changeDeadline), `up{job="otelcol-eks"} == 1`, time.Second,
 		func(v model.Vector) bool { return len(v) == len(runs) })
 	require.NoError(t, err, "the collectors' own metrics")
 	// Two discovery updates (5 s each) and scrapes more, for anything
@@ -164,7 +134,7 @@ func TestCollectorsScrapeThemselvesOnce(t *testing.T) {
 
 	query := func(q string) model.Vector {
 		t.Helper()
-		v, err := prom.Query(ctx, q, time.Time{})
+		v, err := backend.prom.Query(ctx, q, time.Time{})
 		require.NoError(t, err, q)
 		return v
 	}
@@ -187,7 +157,7 @@ func TestCollectorsScrapeThemselvesOnce(t *testing.T) {
 	require.Empty(t, query(`{__name__=~"otelcol_.+", job!="otelcol-eks"}`), "a collector's metrics arrive a second time")
 	require.Empty(t, query(`up{pod=~"otelcol-eks.*"}`), "a collector pod is a scrape target")
 	require.Empty(t, query(`up == 0`), "a target is down")
-	require.Zero(t, standin.Stats().RejectedTotal, "the stand-in rejected signatures:\n%s", standinLog.Tail(2000))
+	require.Zero(t, backend.standin.Stats().RejectedTotal, "the stand-in rejected signatures")
 	// What each collector costs before it scrapes anything of the cluster
 	// (deploy/README.md, "Which mode"): its own series, and its memory.
 	for i, run := range runs {

@@ -72,7 +72,7 @@ func (r Resource) PodAnnotations() map[string]string {
 			out[k] = fmt.Sprint(v)
 		}
 	}
-	disabled, _ := lookup(r.Spec, "observability", "metrics", "disablePrometheusAnnotations").(bool)
+	disabled, _ := Lookup(r.Spec, "observability", "metrics", "disablePrometheusAnnotations").(bool)
 	if disabled {
 		return out
 	}
@@ -150,7 +150,7 @@ func (r Resource) Ports() []corev1.ContainerPort {
 			continue
 		}
 		port := int32(13133)
-		endpoint, _ := lookup(config, "extensions", name, "endpoint").(string)
+		endpoint, _ := Lookup(config, "extensions", name, "endpoint").(string)
 		if i := strings.LastIndex(endpoint, ":"); i >= 0 {
 			var p int32
 			if _, err := fmt.Sscan(endpoint[i+1:], &p); err == nil {
@@ -242,7 +242,7 @@ func (r Resource) TargetAllocatorConfig(config map[string]any) (map[string]any, 
 	if err != nil {
 		return nil, err
 	}
-	prom, ok := lookup(out, "receivers", "prometheus").(map[string]any)
+	prom, ok := Lookup(out, "receivers", "prometheus").(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("the target allocator needs a receiver named prometheus")
 	}
@@ -260,8 +260,9 @@ func (r Resource) TargetAllocatorConfig(config map[string]any) (map[string]any, 
 	return out, nil
 }
 
-// lookup follows keys through nested maps; nil when a step is missing.
-func lookup(doc map[string]any, keys ...string) any {
+// Lookup follows keys through nested maps of a YAML or JSON tree; nil when
+// a step is missing.
+func Lookup(doc map[string]any, keys ...string) any {
 	var cur any = doc
 	for _, k := range keys {
 		m, ok := cur.(map[string]any)
@@ -359,7 +360,7 @@ func (r Resource) OperatorConfig() (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if enabled, _ := lookup(r.Spec, "targetAllocator", "enabled").(bool); enabled {
+	if enabled, _ := Lookup(r.Spec, "targetAllocator", "enabled").(bool); enabled {
 		return r.TargetAllocatorConfig(cfg)
 	}
 	return cfg, nil
