@@ -26,7 +26,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/otelcol-eks/otelcol-eks/test/harness/deployrender"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/otelop"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
 
 // The OpenTelemetry Operator reconciles deploy/'s OpenTelemetryCollector
@@ -49,8 +51,13 @@ const (
 // testNode is an m5.large.
 var testNode = otelop.Node{Name: testNodeName, CPU: resource.MustParse("2"), Memory: resource.MustParse("7Gi")}
 
+// builtVariants are the variants whose collector exists only as
+// kustomize builds it (overlays that patch another variant's).
+var builtVariants = []string{"ha"}
+
 // deployCollectors returns deploy/'s OpenTelemetryCollector resources, in
-// the namespace the kustomizations give them, by file.
+// the namespace the kustomizations give them: by file, and the overlays'
+// as deploy/README.md renders them, by "<variant> (built)".
 func deployCollectors(t *testing.T) map[string]otelop.Resource {
 	t.Helper()
 	out := map[string]otelop.Resource{}
@@ -63,7 +70,22 @@ func deployCollectors(t *testing.T) map[string]otelop.Resource {
 		r.Namespace = deployNamespace
 		out[m.file] = r
 	}
-	require.NotEmpty(t, out)
+	kustomize, err := kubeapiserver.Kustomize()
+	require.NoError(t, err)
+	for _, variant := range builtVariants {
+		rendered, err := deployrender.Render(kustomize, repoRoot(t), t.TempDir(), variant, deployrender.ExampleValues)
+		require.NoError(t, err)
+		for _, doc := range deployrender.Documents(rendered) {
+			var m map[string]any
+			require.NoError(t, yaml.Unmarshal([]byte(doc), &m))
+			if m["kind"] == "OpenTelemetryCollector" {
+				r, err := otelop.ResourceFrom(m)
+				require.NoError(t, err, variant)
+				out[variant+" (built)"] = r
+			}
+		}
+		require.Contains(t, out, variant+" (built)", "deploy/%s builds no collector", variant)
+	}
 	return out
 }
 

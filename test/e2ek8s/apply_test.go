@@ -30,18 +30,8 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 )
 
-// renderValues are what a user's shell holds when following deploy/README.md
-// (the envsubst variables and the environment file's), with an account ID
-// that starts with 0: as a YAML number it would lose the zero, and the API
-// server refuses a number in a ConfigMap.
-var renderValues = map[string]string{
-	"OTELCOL_EKS_IMAGE":    "012345678901.dkr.ecr.us-west-2.amazonaws.com/otelcol-eks:v0.1.0",
-	"OTELCOL_EKS_ROLE_ARN": "arn:aws:iam::012345678901:role/otelcol-eks",
-	"EKS_CLUSTER_NAME":     "eks-workshop",
-	"AWS_ACCOUNT_ID":       "012345678901",
-	"AWS_REGION":           "us-west-2",
-	"AMP_ENDPOINT":         "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-0a1b2c3d/",
-}
+// renderValues are deployrender.ExampleValues: an account ID starting with 0.
+var renderValues = deployrender.ExampleValues
 
 // renderVariant renders deploy/<variant> as the README says (environment
 // file, `kubectl kustomize`, envsubst with its variables) with renderValues,

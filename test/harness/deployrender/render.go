@@ -15,6 +15,19 @@ import (
 	"strings"
 )
 
+// ExampleValues are what a user's shell holds when following the README
+// (its envsubst variables and its environment file's), of the right shape,
+// with an account ID that starts with 0: as a YAML number it would lose the
+// zero, and the API server refuses a number in a ConfigMap.
+var ExampleValues = map[string]string{
+	"OTELCOL_EKS_IMAGE":    "012345678901.dkr.ecr.us-west-2.amazonaws.com/otelcol-eks:v0.1.0",
+	"OTELCOL_EKS_ROLE_ARN": "arn:aws:iam::012345678901:role/otelcol-eks",
+	"EKS_CLUSTER_NAME":     "eks-workshop",
+	"AWS_ACCOUNT_ID":       "012345678901",
+	"AWS_REGION":           "us-west-2",
+	"AMP_ENDPOINT":         "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-0a1b2c3d/",
+}
+
 // envsubstCommand is the README's envsubst step: `envsubst '<$VAR ...>'`.
 var envsubstCommand = regexp.MustCompile(`envsubst '([^']*)'`)
 
