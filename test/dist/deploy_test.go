@@ -6,17 +6,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+	k8syaml "sigs.k8s.io/yaml"
+
+	"github.com/otelcol-eks/otelcol-eks/test/harness/deployrender"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/otelop"
 )
 
 // manifest is one YAML document of a file under deploy/.
@@ -108,6 +115,15 @@ func TestDeployKustomizations(t *testing.T) {
 			used[rel] = true
 		}
 		for _, g := range list(m.doc, "configMapGenerator") {
+			if envs := list(g.(map[string]any), "envs"); envs != nil {
+				// The collector's environment, from the file the README
+				// writes (TestDeployEnvironment).
+				require.Equal(t, "otelcol-eks-env", g.(map[string]any)["name"], m.file)
+				require.Len(t, envs, 1, m.file)
+				require.Equal(t, deployrender.EnvFile, filepath.Join(dir, envs[0].(string)), m.file)
+				require.Equal(t, true, lookup(m.doc, "generatorOptions", "disableNameSuffixHash"), "%s: the collectors name otelcol-eks-env as it is", m.file)
+				continue
+			}
 			for _, f := range list(g.(map[string]any), "files") {
 				path := filepath.Join(root, dir, f.(string))
 				data, err := os.ReadFile(path)
@@ -131,7 +147,9 @@ func TestDeployKustomizations(t *testing.T) {
 				require.NotEmpty(t, exprs, "%s: dashboard without queries", f)
 				dashboards = append(dashboards, strings.Join(exprs, "\n"))
 			}
-			require.Equal(t, "1", str(m.doc, "generatorOptions", "labels", "grafana_dashboard"), "%s: the Grafana sidecar loads ConfigMaps labelled grafana_dashboard: \"1\"", m.file)
+			if list(g.(map[string]any), "files") != nil {
+				require.Equal(t, "1", str(m.doc, "generatorOptions", "labels", "grafana_dashboard"), "%s: the Grafana sidecar loads ConfigMaps labelled grafana_dashboard: \"1\"", m.file)
+			}
 		}
 	}
 	for _, m := range deployManifests(t) {
@@ -239,6 +257,85 @@ func TestDeployRBAC(t *testing.T) {
 		}
 		if m.kind() == "ServiceAccount" && m.name() == "otelcol-eks" {
 			require.Equal(t, "${OTELCOL_EKS_ROLE_ARN}", str(m.doc, "metadata", "annotations", "eks.amazonaws.com/role-arn"), "IRSA annotation")
+		}
+	}
+}
+
+// TestDeployEnvironment: what deploy/README.md's apply step fills in. The
+// variables the collectors read from otelcol-eks-env are exactly those the
+// README writes to deploy/base/environment.env, from which kustomize
+// generates the ConfigMap, quoting each value YAML would read as something
+// else (an account ID such as 012345678901). The ${NAME} placeholders left
+// in deploy/'s YAML are exactly the README's envsubst list, each in a
+// field whose value stays a string whatever the account, region or tag
+// (an image reference, an IAM role ARN): kustomize re-emits every scalar
+// without quotes, so quoting a placeholder in the YAML does not survive to
+// envsubst. test/e2ek8s applies the rendered text.
+func TestDeployEnvironment(t *testing.T) {
+	root := repoRoot(t)
+	envFile, err := deployrender.READMEEnvFile(root)
+	require.NoError(t, err)
+	defined := map[string]bool{}
+	for _, m := range deployManifests(t) {
+		for _, e := range list(m.doc, "spec", "env") {
+			defined[e.(map[string]any)["name"].(string)] = true
+		}
+	}
+	needed := map[string]bool{}
+	for _, f := range []string{"workshop.yaml", "daemonset.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, "configs", f))
+		require.NoError(t, err)
+		for _, m := range envReference.FindAllStringSubmatch(string(data), -1) {
+			if m[2] == "" && !defined[m[1]] { // no default, not from the resource's env
+				needed[m[1]] = true
+			}
+		}
+	}
+	require.ElementsMatch(t, slices.Sorted(maps.Keys(needed)), envFile,
+		"the README's environment.env and the variables the configurations read from otelcol-eks-env")
+
+	vars, err := deployrender.READMEVariables(root)
+	require.NoError(t, err)
+	values := map[string]string{
+		"OTELCOL_EKS_IMAGE":    "012345678901.dkr.ecr.us-west-2.amazonaws.com/otelcol-eks:0.1.0",
+		"OTELCOL_EKS_ROLE_ARN": "arn:aws:iam::012345678901:role/otelcol-eks",
+	}
+	used := map[string]bool{}
+	for _, m := range deployManifests(t) {
+		walkStrings(m.doc, "", func(path, s string) {
+			for _, ref := range placeholder.FindAllStringSubmatch(s, -1) {
+				name := ref[1]
+				used[name] = true
+				require.Contains(t, vars, name, "%s: %s: ${%s} is not in the README's envsubst list", m.file, path, name)
+				rendered := deployrender.Envsubst(s, vars, values)
+				var decoded map[string]any
+				require.NoError(t, k8syaml.Unmarshal([]byte("v: "+rendered), &decoded))
+				require.IsType(t, "", decoded["v"], "%s: %s: %q is no string to kubectl", m.file, path, rendered)
+			}
+		})
+	}
+	require.ElementsMatch(t, vars, slices.Sorted(maps.Keys(used)), "the README's envsubst list and deploy/'s placeholders")
+}
+
+// envReference is the collector's ${env:NAME} or ${env:NAME:-default}.
+var envReference = regexp.MustCompile(`\$\{env:([A-Z_][A-Z0-9_]*)(:-[^}]*)?\}`)
+
+// placeholder is an envsubst ${NAME} (not the collector's ${env:...}, not
+// a relabel $${1}, not Grafana's lower-case ${datasource}).
+var placeholder = regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*)\}`)
+
+// walkStrings calls f with every string in a YAML tree and its path.
+func walkStrings(v any, path string, f func(path, s string)) {
+	switch x := v.(type) {
+	case string:
+		f(path, x)
+	case map[string]any:
+		for k, val := range x {
+			walkStrings(val, path+"."+k, f)
+		}
+	case []any:
+		for i, val := range x {
+			walkStrings(val, fmt.Sprintf("%s[%d]", path, i), f)
 		}
 	}
 }
@@ -362,17 +459,7 @@ func readYAML(t *testing.T, path string) map[string]any {
 }
 
 // lookup follows keys through nested maps; nil when a step is missing.
-func lookup(doc map[string]any, keys ...string) any {
-	var cur any = doc
-	for _, k := range keys {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[k]
-	}
-	return cur
-}
+var lookup = otelop.Lookup
 
 func str(doc map[string]any, keys ...string) string {
 	s, _ := lookup(doc, keys...).(string)

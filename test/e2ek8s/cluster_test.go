@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,11 +14,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
@@ -160,70 +155,6 @@ func controllerRef(kind string, obj metav1.Object) *metav1.OwnerReference {
 
 // deployNamespace is where deploy/'s kustomizations put everything.
 const deployNamespace = "other"
-
-// applyDeployManifests creates the objects of the given deploy/ files
-// (multi-document YAML) as they are shipped, in deployNamespace.
-func applyDeployManifests(t *testing.T, ctx context.Context, client kubernetes.Interface, files ...string) {
-	t.Helper()
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
-		require.NoError(t, err)
-		applyYAML(t, ctx, client, string(data), false)
-	}
-}
-
-// applyYAML creates every object of a multi-document YAML stream as the
-// admin: the kinds deploy/ ships besides the OpenTelemetryCollector, which
-// needs the operator's CRD and is skipped. Objects without a namespace of
-// their own go to deployNamespace. With dryRun the API server validates and
-// admits them without storing them (server-side dry run).
-func applyYAML(t *testing.T, ctx context.Context, client kubernetes.Interface, stream string, dryRun bool) (created []string) {
-	t.Helper()
-	opts := metav1.CreateOptions{}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	for _, doc := range strings.Split(stream, "\n---\n") {
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		var meta struct {
-			metav1.TypeMeta   `json:",inline"`
-			metav1.ObjectMeta `json:"metadata"`
-		}
-		require.NoError(t, yaml.Unmarshal([]byte(doc), &meta))
-		ns := meta.Namespace
-		if ns == "" {
-			ns = deployNamespace
-		}
-		var err error
-		switch meta.Kind {
-		case "ServiceAccount":
-			var o corev1.ServiceAccount
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &o))
-			_, err = client.CoreV1().ServiceAccounts(ns).Create(ctx, &o, opts)
-		case "ConfigMap":
-			var o corev1.ConfigMap
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &o))
-			_, err = client.CoreV1().ConfigMaps(ns).Create(ctx, &o, opts)
-		case "ClusterRole":
-			var o rbacv1.ClusterRole
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &o))
-			_, err = client.RbacV1().ClusterRoles().Create(ctx, &o, opts)
-		case "ClusterRoleBinding":
-			var o rbacv1.ClusterRoleBinding
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &o))
-			_, err = client.RbacV1().ClusterRoleBindings().Create(ctx, &o, opts)
-		case "OpenTelemetryCollector":
-			continue
-		default:
-			t.Fatalf("cannot apply kind %q", meta.Kind)
-		}
-		require.NoError(t, err, "the API server refused %s %s", meta.Kind, meta.Name)
-		created = append(created, meta.Kind+"/"+meta.Name)
-	}
-	return created
-}
 
 // workloads creates the controllers whose pods the test runs. Nothing
 // reconciles them (no controller manager): they exist for their names, UIDs

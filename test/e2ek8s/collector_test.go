@@ -7,19 +7,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/otelcol-eks/otelcol-eks/test/harness/workshop"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
+	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
 
 // Test timings: scrapes every 2s and batches of at most 1s, so a change in
@@ -32,57 +37,62 @@ const (
 	batchTimeout   = "1s"
 )
 
-// collectorConfig is deploy/deployment's spec.config, run off-cluster:
+// offClusterConfig writes cfg, the configuration the operator gives one of
+// deploy/'s collectors, as a collector on this machine runs it:
 //   - of the workshop's jobs only kubernetes-pods, its relabelling
 //     unchanged (the kubelet jobs need a kubelet, which this test has
-//     not), and the collector's own metrics (prometheus/self, unchanged
-//     but for its interval);
+//     not); with the target allocator (statefulset mode), the receiver
+//     asks the allocator at taEndpoint instead; the collector's own
+//     metrics (prometheus/self, unchanged but for its interval);
 //   - discovery and k8smeta authenticate with kubeconfig (the
 //     ServiceAccount's TokenRequest token) instead of the pod's
 //     in-cluster files;
 //   - a shorter scrape interval and batch timeout;
-//   - loopback ports of its own for health_check (and, through
-//     OTELCOL_METRICS_PORT, the telemetry endpoint: other collectors may
-//     run on this machine), no pprof, JSON logs.
-func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
+//   - loopback ports of its own for health_check and the telemetry
+//     endpoint (which prometheus/self scrapes: both change together;
+//     other collectors run on this machine), no pprof, JSON logs.
+func offClusterConfig(t *testing.T, cfg map[string]any, kubeconfig, taEndpoint string) (path string, healthPort int) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "deployment", "opentelemetrycollector.yaml"))
-	require.NoError(t, err)
-	var resource struct {
-		Spec struct {
-			Config map[string]any `yaml:"config"`
-		} `yaml:"spec"`
+	prom := dig(t, cfg, "receivers", "prometheus")
+	promCfg := dig(t, prom, "config")
+	if global, ok := promCfg["global"].(map[string]any); ok {
+		global["scrape_interval"], global["scrape_timeout"] = scrapeInterval, scrapeTimeout
 	}
-	require.NoError(t, yaml.Unmarshal(data, &resource))
-	cfg := resource.Spec.Config
-
-	prom := dig(t, cfg, "receivers", "prometheus", "config")
-	global := dig(t, prom, "global")
-	global["scrape_interval"], global["scrape_timeout"] = scrapeInterval, scrapeTimeout
-	var pods map[string]any
-	for _, j := range prom["scrape_configs"].([]any) {
-		if job := j.(map[string]any); job["job_name"] == "kubernetes-pods" {
-			pods = job
+	if ta, ok := prom["target_allocator"].(map[string]any); ok {
+		require.NotContains(t, promCfg, "scrape_configs", "the operator moves the jobs to the allocator")
+		ta["endpoint"] = taEndpoint
+		ta["interval"] = scrapeInterval
+	} else {
+		var pods map[string]any
+		for _, j := range promCfg["scrape_configs"].([]any) {
+			if job := j.(map[string]any); job["job_name"] == "kubernetes-pods" {
+				pods = job
+			}
 		}
+		require.NotNil(t, pods, "no kubernetes-pods job")
+		sd := pods["kubernetes_sd_configs"].([]any)
+		require.Len(t, sd, 1)
+		sd[0].(map[string]any)["kubeconfig_file"] = kubeconfig
+		promCfg["scrape_configs"] = []any{pods}
 	}
-	require.NotNil(t, pods, "deploy/deployment has no kubernetes-pods job")
-	sd := pods["kubernetes_sd_configs"].([]any)
-	require.Len(t, sd, 1)
-	sd[0].(map[string]any)["kubeconfig_file"] = kubeconfig
-	prom["scrape_configs"] = []any{pods}
+
+	metricsPort := freePort(t)
 	self := dig(t, cfg, "receivers", "prometheus/self", "config")["scrape_configs"].([]any)
-	require.Len(t, self, 1, "deploy/deployment's prometheus/self has one job")
-	require.Equal(t, "otelcol-eks", self[0].(map[string]any)["job_name"])
-	self[0].(map[string]any)["scrape_interval"] = scrapeInterval
+	require.Len(t, self, 1, "prometheus/self has one job")
+	selfJob := self[0].(map[string]any)
+	require.Equal(t, "otelcol-eks", selfJob["job_name"])
+	selfJob["scrape_interval"] = scrapeInterval
+	selfJob["static_configs"] = []any{map[string]any{"targets": []any{fmt.Sprintf("localhost:%d", metricsPort)}}}
 
 	k8smeta := dig(t, cfg, "processors", "k8smeta")
 	require.Equal(t, "serviceAccount", k8smeta["auth_type"])
 	k8smeta["auth_type"] = "kubeConfig" // reads $KUBECONFIG
 	dig(t, cfg, "processors", "batch")["timeout"] = batchTimeout
 
+	healthPort = freePort(t)
 	exts := dig(t, cfg, "extensions")
 	delete(exts, "pprof")
-	exts["health_check"] = map[string]any{"endpoint": fmt.Sprintf("127.0.0.1:%d", healthPort)}
+	dig(t, exts, "health_check")["endpoint"] = fmt.Sprintf("127.0.0.1:%d", healthPort)
 	service := dig(t, cfg, "service")
 	// The shipped list minus pprof (deleted above), so extensions the
 	// exporter needs (sigv4auth, remote_write_delivery) stay.
@@ -94,10 +104,12 @@ func collectorConfig(t *testing.T, kubeconfig string, healthPort int) string {
 	}
 	service["extensions"] = keep
 	telemetry := dig(t, service, "telemetry")
-	require.Contains(t, telemetry, "metrics", "the shipped telemetry endpoint, which prometheus/self scrapes")
+	readers := telemetry["metrics"].(map[string]any)["readers"].([]any)
+	require.Len(t, readers, 1, "the shipped telemetry endpoint, which prometheus/self scrapes")
+	dig(t, readers[0].(map[string]any), "pull", "exporter", "prometheus")["port"] = metricsPort
 	telemetry["logs"] = map[string]any{"encoding": "json"}
 
-	return workshop.WriteConfig(t, t.TempDir(), cfg)
+	return workshop.WriteConfig(t, t.TempDir(), cfg), healthPort
 }
 
 func dig(t *testing.T, m map[string]any, keys ...string) map[string]any {
@@ -184,4 +196,57 @@ func queryCtx(t *testing.T, timeout time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// amp is a real Prometheus behind the SigV4-checking AMP stand-in.
+type amp struct {
+	prom    *promserver.Server
+	standin *ampstandin.Proxy
+	// workspace is the workspace URL, ending in '/' (AMP_ENDPOINT).
+	workspace string
+}
+
+// startAMP starts both for t; the stand-in's log, which names each refused
+// request, is printed if t fails.
+func startAMP(t *testing.T) *amp {
+	t.Helper()
+	prom := promserver.StartForTest(t, promserver.Options{})
+	var standinLog childproc.SyncBuffer
+	standin, err := ampstandin.New(ampstandin.Config{
+		Upstream:    prom.RemoteWriteURL(),
+		Credentials: aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey},
+		Region:      region,
+		Logger:      slog.New(slog.NewTextHandler(&standinLog, nil)),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stand-in log:\n%s", standinLog.Tail(4000))
+		}
+	})
+	srv := httptest.NewServer(standin)
+	t.Cleanup(srv.Close)
+	return &amp{prom: prom, standin: standin, workspace: srv.URL + "/workspaces/ws-e2e-k8s/"}
+}
+
+// collectorEnv is the environment of a collector run off-cluster as
+// deploy/'s ServiceAccount (kubeconfig) against backend: the workshop's
+// variables (otelcol-eks-env), the test credentials, its queue in dir, and
+// podEnv, what the kubelet sets in the pod (POD_NAME, HOSTNAME...).
+func collectorEnv(dir, kubeconfig string, backend *amp, podEnv ...string) []string {
+	return append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir, // no ~/.kube/config of the machine's
+		"KUBECONFIG=" + kubeconfig,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + secretKey,
+		"AWS_REGION=" + region,
+		"EKS_CLUSTER_NAME=" + clusterName,
+		"AWS_ACCOUNT_ID=" + accountID,
+		"AMP_ENDPOINT=" + backend.workspace,
+		// The remote_write_delivery queue; kept across restarts of the
+		// collector, as the manifests' volumes keep it.
+		"OTELCOL_STORAGE_DIR=" + filepath.Join(dir, "storage"),
+	}, podEnv...)
 }

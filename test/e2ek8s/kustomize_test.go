@@ -3,92 +3,97 @@
 package e2ek8s
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/otelcol-eks/otelcol-eks/test/harness/deployrender"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 )
 
-// placeholders are what deploy/README.md's envsubst fills in, with values
-// of the right shape.
-var placeholders = map[string]string{
-	"${OTELCOL_EKS_IMAGE}":    "123456789012.dkr.ecr.us-west-2.amazonaws.com/otelcol-eks:v0.1.0",
-	"${OTELCOL_EKS_ROLE_ARN}": "arn:aws:iam::123456789012:role/otelcol-eks",
-	"${EKS_CLUSTER_NAME}":     "eks-workshop",
-	"${AWS_ACCOUNT_ID}":       "123456789012",
-	"${AWS_REGION}":           "us-west-2",
-	"${AMP_ENDPOINT}":         "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-0a1b2c3d/",
-}
-
-// TestDeployVariantsBuildAndApply builds each deploy/ variant with
-// kustomize, fills the placeholders as the README's envsubst does, and has
-// a real API server admit every object (server-side dry run) but the
-// OpenTelemetryCollector, whose spec.config must come out of kustomize
-// exactly as written in the source (the `$$` escapes and `${env:...}`
-// references untouched).
-func TestDeployVariantsBuildAndApply(t *testing.T) {
-	kustomize, err := kubeapiserver.Kustomize()
-	require.NoError(t, err)
+// TestDeployVariantsApply renders each deploy/ variant exactly as
+// deploy/README.md's apply step does (its environment file, kustomize,
+// envsubst with its variables; an account ID starting with 0) and applies
+// the rendered text, server-side, to a real API server that has the
+// OpenTelemetry Operator's CRD: every object is admitted, twice (the step
+// can be run again), and stored as sent: nothing the CRD's schema prunes,
+// the account ID a string, the collector configuration as in the source,
+// the dashboards as their JSON files.
+func TestDeployVariantsApply(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	kube := kubeapiserver.StartForTest(t, kubeapiserver.Options{})
 	admin, err := kubernetes.NewForConfig(kube.AdminConfig())
 	require.NoError(t, err)
 	require.NoError(t, kubeapiserver.EnsureNamespace(ctx, admin, deployNamespace))
+	a := newApplier(t, kube.AdminConfig())
+	a.installOperatorCRD(t, ctx)
 
-	f := func(variant, source string, wantKinds ...string) {
+	// source is the file whose spec.config the stored collector's must
+	// equal; "" for an overlay that patches it (deploy/ha: test/dist's
+	// TestHAPair checks the patch).
+	f := func(variant, collector, source string, wantKinds ...string) {
 		t.Helper()
-		cmd := exec.Command(kustomize, "build", filepath.Join("..", "..", "deploy", variant))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(t, err, "kustomize build deploy/%s: %s", variant, stderr.String())
-
-		built := string(out)
-		for k, v := range placeholders {
-			built = strings.ReplaceAll(built, k, v)
-		}
-		require.NotContains(t, built, "${OTELCOL_EKS", "deploy/%s: a placeholder the README does not fill", variant)
-		created := applyYAML(t, ctx, admin, built, true)
-		for _, k := range wantKinds {
-			require.Contains(t, created, k, "deploy/%s", variant)
-		}
-
-		var collector map[string]any
-		for _, doc := range strings.Split(built, "\n---\n") {
-			var o map[string]any
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &o))
-			if o["kind"] == "OpenTelemetryCollector" {
-				require.Nil(t, collector, "deploy/%s: one collector", variant)
-				collector = o
-				require.Equal(t, deployNamespace, o["metadata"].(map[string]any)["namespace"])
-				require.Equal(t, placeholders["${OTELCOL_EKS_IMAGE}"], o["spec"].(map[string]any)["image"])
+		rendered := renderVariant(t, variant)
+		var stored map[string]map[string]any
+		for range 2 {
+			stored = map[string]map[string]any{}
+			for name, obj := range a.applyRendered(t, ctx, rendered) {
+				stored[name] = obj.Object
 			}
 		}
-		require.NotNil(t, collector, "deploy/%s: no OpenTelemetryCollector", variant)
-		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", source))
-		require.NoError(t, err)
-		var want map[string]any
-		require.NoError(t, yaml.Unmarshal(data, &want))
-		require.Equal(t, want["spec"].(map[string]any)["config"], collector["spec"].(map[string]any)["config"],
-			"deploy/%s: spec.config changed on its way through kustomize and envsubst", variant)
+		for _, k := range wantKinds {
+			require.Contains(t, stored, k, "deploy/%s", variant)
+		}
+		for _, doc := range deployrender.Documents(rendered) {
+			sent := jsonTree(t, doc)
+			var o object
+			require.NoError(t, jsonDecode(sent, &o))
+			require.Empty(t, missingFrom(sent, jsonTree(t, stored[o.String()]), ""),
+				"deploy/%s: %s is not stored as sent", variant, o)
+		}
+
+		env := stored["ConfigMap/otelcol-eks-env"]
+		for _, name := range []string{"EKS_CLUSTER_NAME", "AWS_ACCOUNT_ID", "AWS_REGION", "AMP_ENDPOINT"} {
+			require.Equal(t, renderValues[name], env["data"].(map[string]any)[name], "otelcol-eks-env %s", name)
+		}
+		require.Equal(t, renderValues["OTELCOL_EKS_ROLE_ARN"],
+			stored["ServiceAccount/otelcol-eks"]["metadata"].(map[string]any)["annotations"].(map[string]any)["eks.amazonaws.com/role-arn"])
+
+		cr := stored["OpenTelemetryCollector/"+collector]
+		require.NotNil(t, cr, "deploy/%s: %s", variant, collector)
+		spec := cr["spec"].(map[string]any)
+		require.Equal(t, renderValues["OTELCOL_EKS_IMAGE"], spec["image"])
+		require.Equal(t, deployNamespace, cr["metadata"].(map[string]any)["namespace"])
+		if source != "" {
+			data, err := os.ReadFile(filepath.Join("..", "..", "deploy", source))
+			require.NoError(t, err)
+			require.Equal(t, jsonTree(t, jsonTree(t, string(data))["spec"])["config"], jsonTree(t, spec)["config"],
+				"deploy/%s: spec.config changed on its way through kustomize, envsubst and the API server", variant)
+		}
+
+		for name, file := range map[string]string{
+			"otelcol-eks-dashboard-order-service": "order-service-metrics.json",
+			"otelcol-eks-dashboard-cluster":       "cluster-resources.json",
+			"otelcol-eks-dashboard-collector":     "collector.json",
+		} {
+			want, err := os.ReadFile(filepath.Join("..", "..", "deploy", "dashboards", file))
+			require.NoError(t, err)
+			require.Equal(t, string(want), stored["ConfigMap/"+name]["data"].(map[string]any)[file], "dashboard %s", file)
+		}
 	}
 	common := []string{"ServiceAccount/otelcol-eks", "ClusterRole/otelcol-eks", "ClusterRoleBinding/otelcol-eks",
 		"ConfigMap/otelcol-eks-env", "ConfigMap/otelcol-eks-dashboard-order-service", "ConfigMap/otelcol-eks-dashboard-cluster",
 		"ConfigMap/otelcol-eks-dashboard-collector"}
-	f("", "deployment/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
-	f("deployment", "deployment/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
-	f("daemonset", "daemonset/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-metrics")...)
-	f("statefulset", "statefulset/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy",
+	f("", "otelcol-eks", "deployment/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
+	f("deployment", "otelcol-eks", "deployment/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
+	f("ha", "otelcol-eks", "", append(common, "ClusterRole/otelcol-eks-kubelet-proxy")...)
+	f("daemonset", "otelcol-eks-node", "daemonset/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-metrics")...)
+	f("statefulset", "otelcol-eks-sharded", "statefulset/opentelemetrycollector.yaml", append(common, "ClusterRole/otelcol-eks-kubelet-proxy",
 		"ServiceAccount/otelcol-eks-targetallocator", "ClusterRole/otelcol-eks-targetallocator")...)
 }

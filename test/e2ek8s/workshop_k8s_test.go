@@ -5,16 +5,11 @@ package e2ek8s
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -22,9 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/otelcol-eks/otelcol-eks/test/harness/ampstandin"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/ordersdemo"
-	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/childproc"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/kubeapiserver"
 	"github.com/otelcol-eks/otelcol-eks/test/harness/testenv/promserver"
 )
@@ -68,27 +61,15 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	kube := kubeapiserver.StartForTest(t, kubeapiserver.Options{})
 	admin, err := kubernetes.NewForConfig(kube.AdminConfig())
 	require.NoError(t, err)
-	prom := promserver.StartForTest(t, promserver.Options{})
-	// The stand-in logs each refused request.
-	var standinLog childproc.SyncBuffer
-	standin, err := ampstandin.New(ampstandin.Config{
-		Upstream:    prom.RemoteWriteURL(),
-		Credentials: aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey},
-		Region:      region,
-		Logger:      slog.New(slog.NewTextHandler(&standinLog, nil)),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("stand-in log:\n%s", standinLog.Tail(4000))
-		}
-	})
-	amp := httptest.NewServer(standin)
-	t.Cleanup(amp.Close)
+	backend := startAMP(t)
+	prom, standin := backend.prom, backend.standin
 
 	c := newCluster(t, ctx, admin)
-	applyDeployManifests(t, ctx, admin, "base/serviceaccount.yaml", "base/clusterrole.yaml",
-		"base/clusterrolebinding.yaml", "deployment/kubelet-proxy-rbac.yaml")
+	// deploy/deployment as the README applies it: the ServiceAccount,
+	// ClusterRoles and the resource whose configuration the collector runs.
+	a := newApplier(t, kube.AdminConfig())
+	a.installOperatorCRD(t, ctx)
+	deployed := a.applyRendered(t, ctx, renderVariant(t, "deployment"))
 	w := c.createWorkloads()
 
 	// The workshop's orders pod, served by the demo orders service.
@@ -122,27 +103,9 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	dir := t.TempDir()
 	kubeconfig, err := kube.ServiceAccountKubeconfig(ctx, deployNamespace, serviceAccount, dir)
 	require.NoError(t, err)
-	healthPort := freePort(t)
-	config := collectorConfig(t, kubeconfig, healthPort)
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir, // no ~/.kube/config of the machine's
-		"KUBECONFIG=" + kubeconfig,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ACCESS_KEY_ID=" + accessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + secretKey,
-		"AWS_REGION=" + region,
-		"EKS_CLUSTER_NAME=" + clusterName,
-		"AWS_ACCOUNT_ID=" + accountID,
-		"AMP_ENDPOINT=" + amp.URL + "/workspaces/ws-e2e-k8s/",
-		// The remote_write_delivery queue; kept across the restart below,
-		// as the manifests' emptyDir keeps it across container restarts.
-		"OTELCOL_STORAGE_DIR=" + filepath.Join(dir, "storage"),
-		// The collector's telemetry endpoint (prometheus/self scrapes it),
-		// and the pod name the kubelet gives a container as its hostname.
-		fmt.Sprintf("OTELCOL_METRICS_PORT=%d", freePort(t)),
-		"HOSTNAME=" + collectorPod,
-	}
+	config, healthPort := offClusterConfig(t, operatorConfig(t, deployed["OpenTelemetryCollector/otelcol-eks"].Object), kubeconfig, "")
+	// POD_NAME from the downward API; HOSTNAME the kubelet's.
+	env := collectorEnv(dir, kubeconfig, backend, "POD_NAME="+collectorPod, "HOSTNAME="+collectorPod)
 	started := time.Now()
 	col := startCollector(t, config, healthPort, env)
 
@@ -288,9 +251,9 @@ func TestWorkshopOnKubernetes(t *testing.T) {
 	require.Zero(t, standin.Stats().RejectedTotal, "the stand-in rejected signatures")
 }
 
-// collectorPod is the collector's pod name: the kubelet sets it as the
-// container's HOSTNAME, which the shipped prometheus/self job makes the
-// instance of the collector's own metrics.
+// collectorPod is the collector's pod name: POD_NAME (downward API), which
+// the shipped configuration makes the instance of the collector's own
+// metrics.
 const collectorPod = "otelcol-eks-collector-6c9f8d7b5-k4m2x"
 
 // assertSelfMetrics waits for the collector's own metrics, which the
