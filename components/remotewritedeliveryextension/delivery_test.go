@@ -400,7 +400,7 @@ func TestEveryReasonCountedFromZero(t *testing.T) {
 			for _, message := range []string{"", "out of order sample", "duplicate sample for timestamp", "too old", "bad label name"} {
 				require.Contains(t, dropReasons, classify(code, message).reason, "code %d %q", code, message)
 			}
-		case retry, retryCredentials:
+		case retry, throttled, retryCredentials:
 			require.Contains(t, retryReasons, retryReason(code), "code %d", code)
 		}
 	}
