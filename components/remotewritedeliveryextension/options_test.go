@@ -81,10 +81,10 @@ func ourOptions() map[string]reflect.Value {
 func foreignOptions(t *testing.T) map[string]bool {
 	t.Helper()
 	owners := map[string]map[string]reflect.Value{
-		"the exporter":     optionsOf(reflect.ValueOf(prwexporter.Config{}), "mapstructure"),
-		"sigv4auth":        optionsOf(reflect.ValueOf(sigv4authextension.Config{}), "mapstructure"),
-		"a scrape config":  optionsOf(reflect.ValueOf(promconfig.ScrapeConfig{}), "yaml"),
-		"the collector":    optionsOf(reflect.ValueOf(otelcol.Config{}), "mapstructure"),
+		"the exporter":    optionsOf(reflect.ValueOf(prwexporter.Config{}), "mapstructure"),
+		"sigv4auth":       optionsOf(reflect.ValueOf(sigv4authextension.Config{}), "mapstructure"),
+		"a scrape config": optionsOf(reflect.ValueOf(promconfig.ScrapeConfig{}), "yaml"),
+		"the collector":   optionsOf(reflect.ValueOf(otelcol.Config{}), "mapstructure"),
 	}
 	named := map[string]string{
 		"max_batch_size_bytes":     "the exporter",
