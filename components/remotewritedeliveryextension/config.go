@@ -16,6 +16,10 @@ type Config struct {
 	// container restarts (an emptyDir volume in Kubernetes). Created if
 	// missing. Default: /var/lib/otelcol-eks.
 	Directory string `mapstructure:"directory"`
+	// LockWait is how long Start waits for the queue directory while
+	// another process holds it (the previous collector pod on the node,
+	// still stopping), before it fails; 0 fails at once. Default: 1m.
+	LockWait time.Duration `mapstructure:"lock_wait"`
 	// Authenticator is the HTTP client authenticator extension that signs
 	// every attempt when it is sent (sigv4auth for AMP). Empty: requests
 	// are sent as captured, unsigned.
@@ -71,6 +75,7 @@ const defaultDirectory = "/var/lib/otelcol-eks"
 func createDefaultConfig() *Config {
 	return &Config{
 		Directory:    defaultDirectory,
+		LockWait:     time.Minute,
 		MaxSizeMiB:   1024,
 		MaxAge:       time.Hour,
 		SyncInterval: time.Second,
@@ -104,6 +109,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Directory == "" {
 		bad("directory: must be set (a directory that survives restarts, e.g. %s on an emptyDir volume)", defaultDirectory)
+	}
+	if cfg.LockWait < 0 {
+		bad("lock_wait: must be 0 (fail at once) or positive, got %s", cfg.LockWait)
 	}
 	if cfg.MaxSizeMiB < minMaxSizeMiB {
 		bad("max_size_mib: must be at least %d, got %d", minMaxSizeMiB, cfg.MaxSizeMiB)
