@@ -303,6 +303,17 @@ func writeConfig(t testing.TB, dir string, spec collectorSpec) (path string, hea
 // and waits until it is healthy.
 func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec collectorSpec) *collector {
 	t.Helper()
+	c := launchCollector(t, dir, ampEndpoint, storageDir, spec)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, c.waitHealthy(ctx))
+	return c
+}
+
+// launchCollector runs the collector as startCollector does, without
+// waiting for it to become healthy.
+func launchCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec collectorSpec) *collector {
+	t.Helper()
 	cfgPath, healthPort, metricsPort := writeConfig(t, dir, spec)
 	args := []string{"--config", cfgPath}
 	if spec.FeatureGates != "" {
@@ -347,9 +358,6 @@ func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec coll
 			t.Logf("collector log (last 8000 bytes):\n%s", c.Tail(8000))
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	require.NoError(t, c.waitHealthy(ctx))
 	return c
 }
 
