@@ -131,21 +131,25 @@ func (wb *waveBackend) serve(t *testing.T, w http.ResponseWriter, r *http.Reques
 		wb.refusals = append(wb.refusals, time.Now())
 		wb.mu.Unlock()
 	}
+	arrived := func(n int) func() bool {
+		return func() bool { wb.mu.Lock(); defer wb.mu.Unlock(); return len(wb.arrivals) >= n }
+	}
 	switch {
 	case first && request == 1:
-		waitFor("four requests in flight", func() bool { wb.mu.Lock(); defer wb.mu.Unlock(); return len(wb.arrivals) >= 4 })
+		waitFor("four requests in flight", arrived(4))
 		refuse(http.StatusTooManyRequests)
-		return
+	case first && request == 5:
+		waitFor("requests 1 and 4 to 7 sent after the 429's pause", arrived(9))
+		refuse(http.StatusForbidden)
 	case first && (request == 0 || request == 2 || request == 3):
 		waitFor("the 429 counted", retried("throttled"))
-	case first && request == 5:
-		waitFor("requests 1 and 4 to 7 sent after the 429's pause", func() bool { wb.mu.Lock(); defer wb.mu.Unlock(); return len(wb.arrivals) >= 9 })
-		refuse(http.StatusForbidden)
-		return
+		w.WriteHeader(http.StatusOK)
 	case first && (request == 4 || request == 6 || request == 7):
 		waitFor("the 403 counted", retried("credentials"))
+		w.WriteHeader(http.StatusOK)
+	default:
+		w.WriteHeader(http.StatusOK)
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // record returns the arrivals and the times of the refusals.
