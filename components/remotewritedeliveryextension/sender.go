@@ -248,7 +248,7 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 			// unreachable, ...). As with a 403, the request is kept.
 			wait := s.pauseQueue(jitter(s.cfg.Retry.CredentialsInterval))
 			s.rep.retried(ctx, "credentials", "signing", zapcore.ErrorLevel,
-				"cannot sign the remote-write request: the queue keeps it (until max_age or max_size_mib) and waits retry::credentials_interval before every attempt",
+				"cannot sign the remote-write request: it stays queued (until max_age or max_size_mib) and is retried every retry::credentials_interval",
 				zap.Error(err), zap.String("hint", "Check the credentials source: "+credentialsSource(s.env)), zap.String("endpoint", endpoint(req.url)),
 				zap.Duration("queue_paused_for", wait))
 			return wait, true
@@ -292,7 +292,7 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 		c := classify(resp.StatusCode, message)
 		wait := s.pauseQueue(jitter(s.cfg.Retry.CredentialsInterval))
 		s.rep.retried(ctx, retryReason(resp.StatusCode), c.key(), zapcore.ErrorLevel,
-			"remote-write backend refuses the credentials: the queue keeps its requests (until max_age or max_size_mib) and waits retry::credentials_interval before every attempt",
+			"remote-write backend refuses the credentials: requests stay queued (until max_age or max_size_mib) and are retried every retry::credentials_interval",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
 			zap.String("hint", s.hint(c, sent, req.body)), zap.String("endpoint", endpoint(req.url)),
 			zap.Duration("queue_paused_for", wait))
