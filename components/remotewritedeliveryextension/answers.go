@@ -15,25 +15,28 @@ type verdict int
 const (
 	// delivered: the backend accepted the request (2xx).
 	delivered verdict = iota
-	// retry: no answer, 5xx, 408 or 429; retried with backoff.
+	// retry: no answer, 5xx or 408; the request is retried with backoff.
 	retry
-	// retryCredentials: 401 or 403. The request is fine and the identity
-	// is not: it is kept and retried slowly until the credentials (IAM
-	// role, region, service) are fixed or it expires.
+	// throttled: 429; the whole queue waits (queuePause), then retries.
+	throttled
+	// retryCredentials: 401 or 403; the whole queue waits
+	// retry::credentials_interval (queuePause), then retries.
 	retryCredentials
-	// drop: any other answer. The remote-write specification forbids
-	// retrying a 4xx other than 429: the same payload would be refused
-	// again (400: out of order, too old, bad labels; 413: too large).
+	// drop: any other answer; the request is dropped.
 	drop
 )
 
-// judge returns the verdict on an answer with status code.
+// judge returns the verdict on an answer with status code: the answer
+// policy, which the README's table ("What happens to a request") states
+// and explains for users.
 func judge(code int) verdict {
 	switch {
 	case code >= 200 && code < 300:
 		return delivered
-	case code >= 500, code == http.StatusTooManyRequests, code == http.StatusRequestTimeout:
+	case code >= 500, code == http.StatusRequestTimeout:
 		return retry
+	case code == http.StatusTooManyRequests:
+		return throttled
 	case code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return retryCredentials
 	default:

@@ -16,6 +16,10 @@ type Config struct {
 	// container restarts (an emptyDir volume in Kubernetes). Created if
 	// missing. Default: /var/lib/otelcol-eks.
 	Directory string `mapstructure:"directory"`
+	// LockWait is how long Start waits for the queue directory while
+	// another process holds it (the previous collector pod on the node,
+	// still stopping), before it fails; 0 fails at once. Default: 1m.
+	LockWait time.Duration `mapstructure:"lock_wait"`
 	// Authenticator is the HTTP client authenticator extension that signs
 	// every attempt when it is sent (sigv4auth for AMP). Empty: requests
 	// are sent as captured, unsigned.
@@ -37,15 +41,8 @@ type Config struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	// MaxInFlight is how many requests are sent at once, in the queue's
 	// order (and committed in that order), among requests captured within
-	// 2 seconds of each other. More than one lets a large volume through
-	// a backend that is slow to answer: AMP takes at most 1 MB (decoded)
-	// per request, so one request in flight with 50 ms answers carries at
-	// most 20 requests, about 45 000 samples of 17 labels, a second. Two
-	// requests in flight together, or a retried one and the next, can reach
-	// the backend out of order by up to those 2 seconds, which AMP accepts
-	// within its workspace's out-of-order window (1 minute by default); a
-	// backend without one (Prometheus by default, or an AMP workspace whose
-	// window was set to 0) needs 1. 1 to 16. Default: 4.
+	// inFlightSpread of each other: sender.go says why, and why a backend
+	// without an out-of-order window needs 1. 1 to 16. Default: 4.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 	// Retry paces the attempts after a failure.
 	Retry RetryConfig `mapstructure:"retry"`
@@ -58,18 +55,15 @@ type Config struct {
 	_ struct{}
 }
 
-// RetryConfig paces retries. Connection errors, 5xx, 408 and 429 are
-// retried with exponential backoff from InitialInterval to MaxInterval
-// (each wait drawn between half and all of it), or after the backend's
-// Retry-After when that is longer (at most maxRetryAfter). 401 and 403 are
-// retried every CredentialsInterval: the request is kept until the
-// credentials are fixed or it expires.
+// RetryConfig paces the retries of the answers the README's table
+// ("What happens to a request") says are retried.
 type RetryConfig struct {
 	// InitialInterval is the wait after the first failure. Default: 1s.
 	InitialInterval time.Duration `mapstructure:"initial_interval"`
 	// MaxInterval caps the exponential backoff. Default: 30s.
 	MaxInterval time.Duration `mapstructure:"max_interval"`
-	// CredentialsInterval is the wait after a 401 or 403. Default: 30s.
+	// CredentialsInterval is how long the queue waits after a 401, a 403
+	// or an attempt the authenticator could not sign. Default: 30s.
 	CredentialsInterval time.Duration `mapstructure:"credentials_interval"`
 
 	// prevent unkeyed literal initialization
@@ -81,6 +75,7 @@ const defaultDirectory = "/var/lib/otelcol-eks"
 func createDefaultConfig() *Config {
 	return &Config{
 		Directory:    defaultDirectory,
+		LockWait:     time.Minute,
 		MaxSizeMiB:   1024,
 		MaxAge:       time.Hour,
 		SyncInterval: time.Second,
@@ -114,6 +109,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Directory == "" {
 		bad("directory: must be set (a directory that survives restarts, e.g. %s on an emptyDir volume)", defaultDirectory)
+	}
+	if cfg.LockWait < 0 {
+		bad("lock_wait: must be 0 (fail at once) or positive, got %s", cfg.LockWait)
 	}
 	if cfg.MaxSizeMiB < minMaxSizeMiB {
 		bad("max_size_mib: must be at least %d, got %d", minMaxSizeMiB, cfg.MaxSizeMiB)

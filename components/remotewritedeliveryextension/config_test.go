@@ -37,6 +37,7 @@ func TestLoadConfig(t *testing.T) {
 	f("", createDefaultConfig())
 	f("full", &Config{
 		Directory:     "/data/queues",
+		LockWait:      2 * time.Minute,
 		Authenticator: component.MustNewID("sigv4auth"),
 		MaxSizeMiB:    256,
 		MaxAge:        30 * time.Minute,
@@ -48,6 +49,7 @@ func TestLoadConfig(t *testing.T) {
 	})
 	f("no_directory", nil, "directory: must be set")
 	f("tiny", nil, "max_size_mib: must be at least 4, got 3")
+	f("negative_lock_wait", nil, "lock_wait: must be 0 (fail at once) or positive, got -1s")
 	f("negative_sync", nil, "sync_interval: must be 0 (sync every request) or positive, got -1s")
 	f("backwards_retry", nil, "retry::initial_interval: 1m0s is longer than retry::max_interval 1s")
 	f("too_many_in_flight", nil, "max_in_flight: must be 1 to 16, got 17")

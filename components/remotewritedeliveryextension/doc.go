@@ -6,19 +6,18 @@
 // builds (the snappy-compressed protobuf and its remote-write headers) is
 // appended, unsigned, to an on-disk queue of its own (internal/diskqueue),
 // and the exporter is answered 204 once it is there. A sender reads the
-// queue in order, up to max_in_flight requests at once among those
-// captured within 2 s of each other, and sends each request as it was
-// captured, signed afresh at every attempt by the configured authenticator
+// queue in order, up to max_in_flight requests at once (inFlightSpread in
+// sender.go bounds which), and sends each request as it was captured,
+// signed afresh at every attempt by the configured authenticator
 // (sigv4auth): no protobuf is decoded or re-encoded, and a request queued
 // through an outage longer than a signature's validity is still accepted.
 //
-// Answers follow the remote-write specification and AMP: 2xx delivers;
-// connection errors, 5xx, 408 and 429 are retried with capped exponential
-// backoff and jitter, honouring Retry-After; 401 and 403 keep the request
-// and retry it slowly, so that fixing the credentials loses nothing; any
-// other 4xx (400, 413) drops the request at once. Every drop is counted by
-// reason and logged at most once per cause per log_interval with a hint
-// naming what to check. The queue is bounded by max_size_mib (the oldest
-// dropped beyond it) and max_age (older requests are dropped unsent); a
-// full disk drops the request being queued and never blocks the pipeline.
+// What each answer of the backend does to a request (delivered, retried,
+// kept, dropped) is the README's table "What happens to a request"; judge
+// (answers.go) applies it, and queuePause (pause.go) holds the whole queue
+// back when an answer asks it to wait. Every drop is counted by reason and
+// logged at most once per cause per log_interval with a hint naming what
+// to check. The queue is bounded by max_size_mib (the oldest dropped
+// beyond it) and max_age (older requests are dropped unsent); a full disk
+// drops the request being queued and never blocks the pipeline.
 package remotewritedeliveryextension // import "github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension"

@@ -89,7 +89,7 @@ func (e *deliveryExtension) queueDir() string {
 
 // Start opens the queue (recovering what a previous run left in it) and
 // finds the authenticator.
-func (e *deliveryExtension) Start(_ context.Context, host component.Host) error {
+func (e *deliveryExtension) Start(ctx context.Context, host component.Host) error {
 	var signer extensionauth.HTTPClient
 	if e.cfg.Authenticator != (component.ID{}) {
 		ext, ok := host.GetExtensions()[e.cfg.Authenticator]
@@ -101,7 +101,7 @@ func (e *deliveryExtension) Start(_ context.Context, host component.Host) error 
 		}
 	}
 	dir := e.queueDir()
-	queue, err := diskqueue.Open(diskqueue.Options{
+	queue, err := e.openQueue(ctx, diskqueue.Options{
 		Dir:          dir,
 		MaxBytes:     e.cfg.maxBytes(),
 		SegmentBytes: e.cfg.segmentBytes(),
@@ -110,7 +110,7 @@ func (e *deliveryExtension) Start(_ context.Context, host component.Host) error 
 		OnDrop:       e.queueDropped,
 	})
 	if err != nil {
-		return fmt.Errorf("directory: cannot open the queue in %s (it must be writable by the collector and survive restarts): %w", dir, err)
+		return err
 	}
 	// The gauges name their queue: the SDK keeps one observation per
 	// attribute set, so the queues of two remote_write_delivery components
@@ -131,6 +131,49 @@ func (e *deliveryExtension) Start(_ context.Context, host component.Host) error 
 	defer e.mu.Unlock()
 	e.queue, e.signer, e.unregister = queue, signer, unregister
 	return nil
+}
+
+// lockRetryInterval is how often openQueue tries a locked directory again.
+const lockRetryInterval = 250 * time.Millisecond
+
+// openQueue opens the queue as opts says. Two processes never share a
+// queue directory (the queue's lock refuses the second), but one can find
+// it held for a while: a replacement pod that keeps the queue on a
+// hostPath or a volume that survives the pod, started while the pod it
+// replaces is still stopping. openQueue then waits for the lock, up to
+// lock_wait, saying so once, and fails naming the directory and what to
+// do if the other process keeps it. The wait keeps the collector from
+// getting ready, which a rolling update that starts the new pod before the
+// old one stops (a DaemonSet's maxSurge) would wait for forever: the error
+// says to roll such a DaemonSet without surge.
+func (e *deliveryExtension) openQueue(ctx context.Context, opts diskqueue.Options) (*diskqueue.Queue, error) {
+	start := time.Now()
+	deadline := start.Add(e.cfg.LockWait)
+	for waited := false; ; waited = true {
+		queue, err := diskqueue.Open(opts)
+		switch {
+		case err == nil:
+			if waited {
+				e.logger.Info("queue directory lock acquired: the other process released it", zap.String("directory", opts.Dir), zap.Duration("waited", time.Since(start)))
+			}
+			return queue, nil
+		case !errors.Is(err, diskqueue.ErrLocked):
+			return nil, fmt.Errorf("directory: cannot open the queue in %s (it must be writable by the collector and survive restarts): %w", opts.Dir, err)
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("directory: the queue directory %s is still locked by another process after lock_wait (%s): %w. "+
+				"Two collectors cannot share a queue directory. If the other one is the previous pod of a rolling update "+
+				"(a DaemonSet keeping its queue on a hostPath), roll without surge (maxSurge: 0, the default) so that the old pod stops before the new one starts; "+
+				"otherwise give each collector its own directory", opts.Dir, e.cfg.LockWait, err)
+		case !waited:
+			e.logger.Warn(fmt.Sprintf("queue directory %s is locked by another process, probably the previous collector pod still stopping; waiting up to %s (lock_wait)", opts.Dir, e.cfg.LockWait),
+				zap.String("directory", opts.Dir), zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("directory: stopped waiting for the lock of %s: %w", opts.Dir, ctx.Err())
+		case <-time.After(min(lockRetryInterval, time.Until(deadline)+time.Millisecond)):
+		}
+	}
 }
 
 // RoundTripper starts delivering the queue through base (the exporter's

@@ -9,12 +9,13 @@ import (
 )
 
 // hint says what to check for cause c of the backend's answer to a request
-// whose body is body; sent is the request as sent (signed), env reads the
-// environment (os.Getenv).
-func hint(c cause, sent *http.Request, body []byte, env func(string) string) string {
+// whose body is body; sent is the request as sent (signed). Options and
+// values it names come from the configuration and the code that applies
+// them (hint_test.go pins the rest to the Config).
+func (s *sender) hint(c cause, sent *http.Request, body []byte) string {
 	switch c.reason {
 	case "credentials":
-		return credentialsHint(sent, env)
+		return credentialsHint(sent, s.env)
 	case "too_large":
 		size := fmt.Sprintf("the request was %d bytes as sent", len(body))
 		if d, err := snappy.DecodedLen(body); err == nil {
@@ -22,7 +23,7 @@ func hint(c cause, sent *http.Request, body []byte, env func(string) string) str
 		}
 		return size + ": lower the exporter's max_batch_size_bytes (it bounds the decoded size of each request; AMP refuses requests above its size limit)"
 	case "out_of_order":
-		return "samples older than the newest the backend holds for their series: keep max_batch_request_parallelism at 1 and make sure only one collector writes each series"
+		return outOfOrderHint(s.cfg.MaxInFlight)
 	case "duplicate_sample":
 		return "two different values for one series and timestamp: two collectors (or replicas) scrape the same target with the same labels; tell them apart with external_labels or scrape each target once"
 	case "too_old":
@@ -34,6 +35,19 @@ func hint(c cause, sent *http.Request, body []byte, env func(string) string) str
 	default:
 		return "the backend refuses this request for good (a 4xx answer other than 401, 403, 408 and 429 is not retried): see backend_message, and check the exporter's endpoint"
 	}
+}
+
+// outOfOrderHint explains an out-of-order refusal with maxInFlight
+// requests in flight at most (inFlightSpread says why they may reorder).
+func outOfOrderHint(maxInFlight int) string {
+	const older = "samples older than the newest the backend holds for their series: "
+	const oneWriter = "make sure only one collector writes each series"
+	if maxInFlight == 1 {
+		return older + "requests are sent one at a time (max_in_flight 1), so they were out of order when captured: " + oneWriter
+	}
+	return fmt.Sprintf("%swith max_in_flight %d, requests captured up to %s apart are in flight together and can arrive in any order; "+
+		"the backend needs an out-of-order window longer than that (AMP's is 60 s unless the workspace set it to 0), or set max_in_flight: 1; and %s",
+		older, maxInFlight, inFlightSpread, oneWriter)
 }
 
 // credentialsHint names what decides a 401 or 403: the signing scope the request

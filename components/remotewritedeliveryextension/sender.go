@@ -21,16 +21,13 @@ import (
 )
 
 // sender delivers the queue's requests in order, up to max_in_flight at
-// once, and only requests captured within inFlightSpread of each other at
-// once: a series' samples in two requests in flight together can reach the
-// backend out of order, by no more than that spread (plus the pipeline's
-// own delay between a scrape and its capture), which AMP's out-of-order
-// window (1 minute by default) accepts. A backend with no such window
-// (Prometheus by default) needs max_in_flight 1. It handles bytes
-// only: the body is sent as it was captured, and every attempt is signed
-// afresh by the transport (the authenticator around the exporter's
-// transport), so that a request queued through an outage longer than the
-// signature's validity (5 minutes for SigV4) is still accepted.
+// once among requests captured within inFlightSpread of each other, and
+// commits them in that order. It handles bytes only: the body is sent as
+// it was captured, and every attempt is signed afresh by the transport
+// (the authenticator around the exporter's transport), so that a request
+// queued through an outage longer than the signature's validity (5
+// minutes for SigV4) is still accepted. What each answer does to a request
+// is the README's table ("What happens to a request"); judge decides it.
 type sender struct {
 	queue     *diskqueue.Queue
 	transport http.RoundTripper
@@ -48,24 +45,34 @@ type sender struct {
 	// start, so it may reach the backend twice.
 	abort context.Context
 	done  chan struct{}
+
+	// pause holds every request of the queue back while the backend asked
+	// the queue to wait (queuePause).
+	pause queuePause
 }
 
 // inFlightSpread bounds how far apart, by capture time, the requests in
 // flight at once are: a request captured more than that after the first
-// of those in flight waits until they are all done with. Two scrapes of a
-// target are then never in flight together when its scrape interval is
-// longer, and never more than this out of order when it is shorter (or
-// when the exporter sent a backlog at once). Two seconds of requests keep
-// a large volume flowing (45 at 500 K series every 10 s), and are well
-// inside AMP's 1-minute out-of-order window.
+// of those in flight waits until they are all done with. This is the one
+// statement of why.
+//
+// Requests in flight together can reach the backend in any order, so the
+// samples of a series in two of them can arrive out of order by up to this
+// spread (plus the pipeline's own delay between a scrape and its capture).
+// Two scrapes of a target are in flight together only when its scrape
+// interval is this short or shorter, or when the exporter sent a backlog at
+// once. AMP accepts samples that late within its workspace's out-of-order
+// window (60 s by default), so 2 s is well inside it; a backend with no
+// such window (Prometheus by default, or an AMP workspace whose window was
+// set to 0) refuses them with 400 and needs max_in_flight 1. Two seconds of
+// requests are also enough to keep a large volume flowing: 45 requests at
+// 500 K series every 10 s, against the 4 in flight that max_in_flight
+// allows by default (bench/RESULTS.md, section queue-500k-50ms).
 const inFlightSpread = 2 * time.Second
 
 // run delivers until stop is done or the queue is closed, then closes done.
-// Up to max_in_flight requests are sent at once, in the queue's order, all
-// captured within inFlightSpread of the first of them, and committed in
-// that order: the queue's read position never passes a request that is
-// not done with, so a restart re-sends at most the requests that were in
-// flight.
+// The queue's read position never passes a request that is not done with,
+// so a restart re-sends at most the requests that were in flight.
 func (s *sender) run() {
 	defer close(s.done)
 	// flights is the commit order; the committer holds one flight while
@@ -170,6 +177,9 @@ func (s *sender) deliver(rec diskqueue.Record) bool {
 		return true
 	}
 	for failures := 0; ; failures++ {
+		if !s.waitWhilePaused() {
+			return false
+		}
 		if age := s.now().Sub(rec.Time); age > s.cfg.MaxAge {
 			s.rep.dropped(ctx, reasonExpired, 1, int64(len(req.body)),
 				"remote-write request older than max_age dropped unsent: the backend would refuse its samples as too old",
@@ -181,6 +191,20 @@ func (s *sender) deliver(rec diskqueue.Record) bool {
 			return true
 		}
 		if !s.sleep(wait) {
+			return false
+		}
+	}
+}
+
+// waitWhilePaused waits while the queue is paused (queuePause); it reports
+// whether the sender is still running.
+func (s *sender) waitWhilePaused() bool {
+	for {
+		d := s.pause.remaining()
+		if d == 0 {
+			return true
+		}
+		if !s.sleep(d) {
 			return false
 		}
 	}
@@ -222,10 +246,12 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 			// The authenticator failed before anything was sent: no
 			// credentials to sign with (an IRSA token file missing, STS
 			// unreachable, ...). As with a 403, the request is kept.
+			wait := s.pauseQueue(jitter(s.cfg.Retry.CredentialsInterval))
 			s.rep.retried(ctx, "credentials", "signing", zapcore.ErrorLevel,
 				"cannot sign the remote-write request: it stays queued (until max_age or max_size_mib) and is retried every retry::credentials_interval",
-				zap.Error(err), zap.String("hint", "Check the credentials source: "+credentialsSource(s.env)), zap.String("endpoint", endpoint(req.url)))
-			return jitter(s.cfg.Retry.CredentialsInterval), true
+				zap.Error(err), zap.String("hint", "Check the credentials source: "+credentialsSource(s.env)), zap.String("endpoint", endpoint(req.url)),
+				zap.Duration("queue_paused_for", wait))
+			return wait, true
 		}
 		s.answered(ctx, 0)
 		s.rep.retried(ctx, retryReason(0), "connection", zapcore.WarnLevel,
@@ -248,28 +274,46 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 		return 0, false
 	case retry:
 		message := readMessage(resp.Body)
+		wait := max(s.backoff(failures), retryAfter(resp.Header, s.now()))
 		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
-			"remote-write backend busy or failing: the request stays queued and is retried",
+			"remote-write backend failing: the request stays queued and is retried",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)))
-		return max(s.backoff(failures), retryAfter(resp.Header, s.now())), true
+		return wait, true
+	case throttled:
+		message := readMessage(resp.Body)
+		wait := s.pauseQueue(max(s.backoff(failures), retryAfter(resp.Header, s.now())))
+		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
+			"remote-write backend throttles: the queue waits (its backoff or Retry-After), then retries",
+			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)),
+			zap.Duration("queue_paused_for", wait))
+		return wait, true
 	case retryCredentials:
 		message := redact(readMessage(resp.Body), sent.Header.Get("X-Amz-Security-Token"))
 		c := classify(resp.StatusCode, message)
+		wait := s.pauseQueue(jitter(s.cfg.Retry.CredentialsInterval))
 		s.rep.retried(ctx, retryReason(resp.StatusCode), c.key(), zapcore.ErrorLevel,
 			"remote-write backend refuses the credentials: requests stay queued (until max_age or max_size_mib) and are retried every retry::credentials_interval",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
-			zap.String("hint", hint(c, sent, req.body, s.env)), zap.String("endpoint", endpoint(req.url)))
-		return jitter(s.cfg.Retry.CredentialsInterval), true
+			zap.String("hint", s.hint(c, sent, req.body)), zap.String("endpoint", endpoint(req.url)),
+			zap.Duration("queue_paused_for", wait))
+		return wait, true
 	default:
 		message := redact(readMessage(resp.Body), sent.Header.Get("X-Amz-Security-Token"))
 		c := classify(resp.StatusCode, message)
 		s.rep.dropped(ctx, c.reason, 1, int64(len(req.body)),
 			"remote-write request refused for good by the backend: dropped, not re-sent",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
-			zap.String("hint", hint(c, sent, req.body, s.env)), zap.String("endpoint", endpoint(req.url)),
+			zap.String("hint", s.hint(c, sent, req.body)), zap.String("endpoint", endpoint(req.url)),
 			zap.Int("request_bytes", len(req.body)))
 		return 0, false
 	}
+}
+
+// pauseQueue holds every request of the queue back for at least d
+// (queuePause) and returns d, the wait of the request that asked for it.
+func (s *sender) pauseQueue(d time.Duration) time.Duration {
+	s.pause.extend(d)
+	return d
 }
 
 // reachedKey is the context key of the flag reachedTransport sets: it tells

@@ -3,8 +3,10 @@
 package chaos
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,3 +275,187 @@ func collectorMetric(t testing.TB, c *collector, family string, labelPairs ...st
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestRefusalPausesTheQueue: a 429 episode (Retry-After 6 s) and a 403
+// episode (credentials the stand-in does not know) are each one pause and
+// one resumption of the whole queue, with the shipped max_in_flight of 4.
+// The exporter queues a request per scrape (4 targets every second, no
+// batch processor), so that requests keep coming during the episode.
+// Once the first refusal is back, only the requests already sent are
+// refused, and no request reaches the backend until the pause has passed
+// (the Retry-After, or at least half of retry::credentials_interval, set
+// to 10 s here), although the refusal itself ends 3 s into the episode;
+// then the queue resumes and every request is answered 2xx; nothing is
+// lost or stored twice. The stand-in sees every attempt and the fault
+// proxy behind it answers the 429s; their counters are read every 20 ms.
+// Sending each request on its own clock fails, unless the requests after
+// the first refusal fall beyond the 2 s capture spread (then they wait for
+// it anyway): the next request, 250 ms later, is sent and refused too.
+func TestRefusalPausesTheQueue(t *testing.T) {
+	t.Parallel()
+	const credentialsInterval, retryAfter = 10 * time.Second, 6 * time.Second
+	spec := collectorSpec{
+		Processors: []string{"memory_limiter"},
+		Delivery: map[string]any{
+			"max_in_flight": shippedMaxInFlight,
+			"retry":         map[string]any{"credentials_interval": credentialsInterval.String()},
+		},
+	}
+	sc := startScenario(t, backendOptions{FaultBehindStandin: true}, 4, 3, spec)
+	b, ts, c := sc.b, sc.ts, sc.c
+	other := aws.Credentials{AccessKeyID: "AKIDCHAOSOTHERKEY002", SecretAccessKey: "chaos-other-secret"}
+	for _, ep := range []struct {
+		name          string
+		code          int
+		reason        string
+		begin, end    func()
+		pauseAtLeast  time.Duration
+		wantLogPrefix string
+	}{
+		{
+			name: "429 (Retry-After 6s)", code: http.StatusTooManyRequests, reason: "throttled",
+			begin:        func() { b.set(t, faultproxy.TooManyRequests(retryAfter)) },
+			end:          func() { b.set(t, faultproxy.Pass()) },
+			pauseAtLeast: retryAfter, wantLogPrefix: "remote-write backend throttles",
+		},
+		{
+			name: "403 (unknown access key)", code: http.StatusForbidden, reason: "credentials",
+			begin:        func() { require.NoError(t, b.standin.SetCredentials(other)) },
+			end:          func() { require.NoError(t, b.standin.SetCredentials(collectorCredentials)) },
+			pauseAtLeast: credentialsInterval / 2, wantLogPrefix: "remote-write backend refuses the credentials",
+		},
+	} {
+		retriedBefore := collectorMetric(t, c, "otelcol_remote_write_retried_requests", "reason", ep.reason)
+		tl := watchAnswers(b)
+		ep.begin()
+		first := tl.waitFirst(t, ep.code, 30*time.Second)
+		runFor(t, c, time.Until(first.at.Add(3*time.Second)))
+		ep.end()
+		t.Logf("%s %s episode: first refusal seen at %s, refusal ended 3 s later", time.Now().Format("15:04:05.000"), ep.name, first.at.Format("15:04:05.000"))
+		runFor(t, c, time.Until(first.at.Add(ep.pauseAtLeast+credentialsInterval/2+3*time.Second)))
+		points := tl.stop()
+
+		// The first refusal was answered after the reading before it, so the
+		// pause lasts at least until that reading plus pauseAtLeast. Requests
+		// already sent when it began reach the backend within settle of it.
+		const settle = 150 * time.Millisecond
+		settled, pauseEnd := first.at.Add(settle), first.before.at.Add(ep.pauseAtLeast)
+		atSettled, atPauseEnd, last := at(points, settled), at(points, pauseEnd), points[len(points)-1]
+		refused := last.refused[ep.code] - first.before.refused[ep.code]
+		t.Logf("%s: %d refused, %d of them within %s of the first; attempts reaching the backend: %d in the pause (%s to %s), %d after it",
+			ep.name, refused, atSettled.refused[ep.code]-first.before.refused[ep.code], settle,
+			atPauseEnd.attempts-atSettled.attempts, settled.Format("15:04:05.000"), pauseEnd.Format("15:04:05.000"), last.attempts-atPauseEnd.attempts)
+		require.Equal(t, refused, atSettled.refused[ep.code]-first.before.refused[ep.code],
+			"%s: a request was refused later than %s after the first refusal: the queue did not pause", ep.name, settle)
+		require.Equal(t, atSettled.attempts, atPauseEnd.attempts, "%s: requests reached the backend during the pause", ep.name)
+		require.Greater(t, last.attempts, atPauseEnd.attempts, "%s: the queue did not resume", ep.name)
+		require.Equal(t, refused, last.refused[ep.code]-first.before.refused[ep.code])
+		retried := collectorMetric(t, c, "otelcol_remote_write_retried_requests", "reason", ep.reason) - retriedBefore
+		require.EqualValues(t, refused, retried, "%s: every refusal is one retry", ep.name)
+		require.Len(t, c.logLines(ep.wantLogPrefix, `"queue_paused_for"`), 1, "%s: the pause is logged once", ep.name)
+	}
+	s := snapshot(ts)
+	tl := b.waitDelivered(t, s, time.Minute, nil)
+	t.Logf("whole run: %s", tl)
+	require.Empty(t, tl.Missing, "scrapes not (fully) stored: %s", tl.summarize(10))
+	require.Zero(t, tl.Duplicates)
+	require.Zero(t, tl.Unknown)
+	require.Zero(t, collectorMetric(t, c, "otelcol_remote_write_dropped_requests"), "requests dropped")
+	b.requireClean(t)
+}
+
+// answerPoint is what the backend had seen at one moment: the attempts
+// that reached the stand-in, and the refusals by status (403 from the
+// stand-in, 429 from the fault proxy behind it).
+type answerPoint struct {
+	at       time.Time
+	attempts int64
+	refused  map[int]int64
+}
+
+// answerTimeline reads the stand-in's and the fault proxy's counters every
+// 20 ms until stopped: when attempts reached the backend and how many were
+// refused.
+type answerTimeline struct {
+	mu     sync.Mutex
+	points []answerPoint
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func watchAnswers(b *backend) *answerTimeline {
+	tl := &answerTimeline{done: make(chan struct{})}
+	read := func() {
+		standin, fault := b.standin.Stats(), b.fault.Stats()
+		p := answerPoint{
+			at:       time.Now(),
+			attempts: standin.Accepted + standin.RejectedTotal,
+			refused:  map[int]int64{http.StatusForbidden: standin.RejectedTotal, http.StatusTooManyRequests: fault.Injected[http.StatusTooManyRequests]},
+		}
+		tl.mu.Lock()
+		tl.points = append(tl.points, p)
+		tl.mu.Unlock()
+	}
+	read()
+	tl.wg.Add(1)
+	go func() {
+		defer tl.wg.Done()
+		ticker := time.NewTicker(20 * time.Millisecond)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-tl.done:
+				read()
+				return
+			case <-ticker.C:
+				read()
+			}
+		}
+	}()
+	return tl
+}
+
+// firstAnswer is the first reading that saw a refusal with a code, and
+// the reading before it.
+type firstAnswer struct {
+	at     time.Time
+	before answerPoint
+}
+
+// waitFirst waits until the backend refused an attempt with code for the
+// first time since the timeline began.
+func (tl *answerTimeline) waitFirst(t testing.TB, code int, timeout time.Duration) firstAnswer {
+	t.Helper()
+	var first firstAnswer
+	waitFor(t, timeout, fmt.Sprintf("a first %d answer", code), func() bool {
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		for i, p := range tl.points[1:] {
+			if p.refused[code] > tl.points[0].refused[code] {
+				first = firstAnswer{at: p.at, before: tl.points[i]}
+				return true
+			}
+		}
+		return false
+	})
+	return first
+}
+
+// stop ends the readings and returns them.
+func (tl *answerTimeline) stop() []answerPoint {
+	close(tl.done)
+	tl.wg.Wait()
+	return tl.points
+}
+
+// at is the last reading taken at or before t.
+func at(points []answerPoint, t time.Time) answerPoint {
+	p := points[0]
+	for _, q := range points {
+		if q.at.After(t) {
+			break
+		}
+		p = q
+	}
+	return p
+}

@@ -320,6 +320,17 @@ func suiteEnv(dir string) []string {
 // and waits until it is healthy.
 func startCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec collectorSpec) *collector {
 	t.Helper()
+	c := launchCollector(t, dir, ampEndpoint, storageDir, spec)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, c.waitHealthy(ctx))
+	return c
+}
+
+// launchCollector runs the collector as startCollector does, without
+// waiting for it to become healthy.
+func launchCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec collectorSpec) *collector {
+	t.Helper()
 	cfgPath, healthPort, metricsPort := writeConfig(t, dir, spec)
 	args := []string{"--config", cfgPath}
 	if spec.FeatureGates != "" {
@@ -363,9 +374,6 @@ func launchCollector(t testing.TB, name string, healthPort, metricsPort int, pat
 			t.Logf("%s log (last 8000 bytes):\n%s", name, c.Tail(8000))
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	require.NoError(t, c.waitHealthy(ctx))
 	return c
 }
 

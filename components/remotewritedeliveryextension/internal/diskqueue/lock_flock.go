@@ -3,12 +3,17 @@
 package diskqueue
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
+
+// ErrLocked is returned by Open, wrapped, when another process holds the
+// directory's lock: a second queue on one directory is refused.
+var ErrLocked = errors.New("locked by another process")
 
 // lockDir takes an exclusive flock(2) on dir's lock file. The kernel drops
 // it when the process dies, so a SIGKILLed owner never blocks a restart.
@@ -19,7 +24,10 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("cannot lock %s (is another queue open on it?): %w", dir, err)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("cannot lock %s: %w", f.Name(), ErrLocked)
+		}
+		return nil, fmt.Errorf("cannot lock %s: %w", f.Name(), err)
 	}
 	return f, nil
 }
