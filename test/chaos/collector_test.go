@@ -348,13 +348,13 @@ func launchCollector(t testing.TB, dir, ampEndpoint, storageDir string, spec col
 		args = append([]string{"--mount=" + spec.mountNamespace, "--", path}, args...)
 		path = "/usr/bin/nsenter"
 	}
-	return launchCollector(t, "collector "+t.Name(), healthPort, metricsPort, path, args, env)
+	return runCollectorProcess(t, "collector "+t.Name(), healthPort, metricsPort, path, args, env)
 }
 
-// launchCollector runs path with args and env as a collector serving its
-// health check and telemetry on the loopback ports given, killed when t
-// ends, its log captured as name; it returns once the collector is healthy.
-func launchCollector(t testing.TB, name string, healthPort, metricsPort int, path string, args, env []string) *collector {
+// runCollectorProcess runs path with args and env as a collector serving
+// its health check and telemetry on the loopback ports given, killed when t
+// ends, its log captured as name; it does not wait for it to be healthy.
+func runCollectorProcess(t testing.TB, name string, healthPort, metricsPort int, path string, args, env []string) *collector {
 	t.Helper()
 	c := &collector{
 		t:          t,

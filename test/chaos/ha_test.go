@@ -261,7 +261,7 @@ func without(list []any, s string) []any {
 // start runs the replica's collector (again) and waits until it is healthy.
 func (r *haReplica) start(t testing.TB) {
 	t.Helper()
-	r.c = launchCollector(t, "collector "+r.name+" "+t.Name(), r.healthPort, r.metricsPort,
+	r.c = runCollectorProcess(t, "collector "+r.name+" "+t.Name(), r.healthPort, r.metricsPort,
 		collectorBinary(t), []string{"--config", r.cfgPath}, r.env)
 }
 
