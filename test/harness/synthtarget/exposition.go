@@ -71,9 +71,13 @@ func SeqOf(name, le string, value float64) (seq int64, ok bool) {
 // without the braces, so the histogram can append le.
 type labelSet string
 
+// The method and code labels cycle through these values.
+var (
+	methods = [...]string{"GET", "POST", "PUT", "DELETE"}
+	codes   = [...]string{"200", "201", "404", "500"}
+)
+
 func newLabelSet(namespace, pod string, i int) labelSet {
-	methods := [...]string{"GET", "POST", "PUT", "DELETE"}
-	codes := [...]string{"200", "201", "404", "500"}
 	return labelSet(fmt.Sprintf(`namespace=%q,pod=%q,container="app",method=%q,code=%q,route="/api/v1/items/%d"`,
 		namespace, pod, methods[i%len(methods)], codes[(i/len(methods))%len(codes)], i))
 }
