@@ -66,6 +66,9 @@ type pipelineCase struct {
 	phase2 func(t *testing.T, r *pipelineRun)
 	// phase2Done reports when the effects of phase2 are recorded.
 	phase2Done func(s remotewrite.Snapshot) bool
+	// check, if set, asserts what the golden file cannot show, given the
+	// recorded series and their rendering.
+	check func(t *testing.T, series []remotewrite.Series, rendered string)
 }
 
 func TestPipelineGolden(t *testing.T) {
@@ -79,6 +82,15 @@ func TestPipelineGolden(t *testing.T) {
 			env:  map[string]string{"EKS_CLUSTER_NAME": "eks-workshop", "AWS_ACCOUNT_ID": "012345678901"},
 		},
 		{name: "histogram_summary"},
+		{
+			name: "native_histogram",
+			// A text-only classic target must not change with native
+			// histograms on; the wire form must be integer histograms.
+			check: func(t *testing.T, series []remotewrite.Series, rendered string) {
+				requireSameJobLines(t, rendered, filepath.Join(goldenDir, "histogram_summary.txt"), "kubelet")
+				requireIntegerHistograms(t, series)
+			},
+		},
 		{
 			name: "staleness",
 			// Three ways series go stale: the orders target stops
@@ -236,7 +248,11 @@ func runPipelineCase(t *testing.T, tc pipelineCase) string {
 	if tc.only != nil {
 		series = slices.DeleteFunc(series, func(s remotewrite.Series) bool { return !slices.Contains(tc.only, s.Name()) })
 	}
-	return renderRecording(series, r.targets)
+	rendered := renderRecording(series, r.targets)
+	if tc.check != nil {
+		tc.check(t, series, rendered)
+	}
+	return rendered
 }
 
 // startCollector runs the distribution on configPath with the k8smeta

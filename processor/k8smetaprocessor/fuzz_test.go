@@ -18,13 +18,7 @@ func FuzzProcessMetrics(f *testing.F) {
 	f.Add("uid-2", "kube-system", "\x00", "::1", "shop", "", "", "")
 	f.Add("uid-1", "shop", "", "10.0.0.1", "monitoring", "fluent-7d4b9c8f6-x2x7q", "node", "preset")
 	f.Add("uid-3", "", "", "", "shop", "orders-7d4b9c8f6-x2x7q", "workload", "")
-	cfg := createDefaultConfig()
-	cfg.ClusterName = "c"
-	cfg.Extract.NodeTopology = true
-	cfg.Extract.PodLabels = []LabelConfig{{Key: "app"}}
-	store := newFakeStore(cfg, []fakePod{deploymentPod("shop", "orders", "uid-1", "10.0.0.1"), deploymentPod("monitoring", "fluent", "uid-3", "10.0.0.3")},
-		[]fakeNode{nodeA}, nil)
-	p := newTestProcessor(f, cfg, store)
+	p := newFuzzProcessor(f)
 	f.Fuzz(func(t *testing.T, uid, ns, pod, ip, pointNS, pointPod, presetKey, presetVal string) {
 		md := pmetric.NewMetrics()
 		rm := md.ResourceMetrics().AppendEmpty()
@@ -60,6 +54,20 @@ func FuzzProcessMetrics(f *testing.F) {
 			require.Equal(t, "orders", v.Str(), "a point of a known pod is enriched")
 		}
 	})
+}
+
+// newFuzzProcessor is the processor the fuzz tests run: cluster name,
+// node topology and a pod label, over a store with two Deployments' pods,
+// shop/orders-7d4b9c8f6-x2x7q (uid-1) and monitoring/fluent-7d4b9c8f6-x2x7q
+// (uid-3), on node-a.
+func newFuzzProcessor(f *testing.F) *k8smetaProcessor {
+	cfg := createDefaultConfig()
+	cfg.ClusterName = "c"
+	cfg.Extract.NodeTopology = true
+	cfg.Extract.PodLabels = []LabelConfig{{Key: "app"}}
+	store := newFakeStore(cfg, []fakePod{deploymentPod("shop", "orders", "uid-1", "10.0.0.1"), deploymentPod("monitoring", "fluent", "uid-3", "10.0.0.3")},
+		[]fakeNode{nodeA}, nil)
+	return newTestProcessor(f, cfg, store)
 }
 
 // requireKept checks that every non-empty attribute of before is in after

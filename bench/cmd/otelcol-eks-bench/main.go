@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +53,10 @@ var benchCreds = aws.Credentials{AccessKeyID: "AKIDOTELCOLEKSBENCH", SecretAcces
 type options struct {
 	series, targets, labelSets, rounds int
 	// sinkLatency delays every answer of the sink.
-	sinkLatency                     time.Duration
+	sinkLatency time.Duration
+	// synth is what the targets serve besides their number and label
+	// sets: the protobuf exposition and a share of native histograms.
+	synth                           synthtarget.Config
 	interval, warmup, window, drain time.Duration
 	subjects                        []subjectSpec
 	baseline                        string
@@ -85,6 +89,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.workDir, "workdir", "bench/out", "logs and per-run state")
 	fs.StringVar(&o.pprofDir, "pprof", "", "if set, save CPU, allocs and heap profiles of each subject's first run here")
 	fs.DurationVar(&o.sinkLatency, "sink-latency", 0, "time the sink adds to every answer, like a backend across a network (AMP answers in tens of ms)")
+	fs.Func("native-histograms", "share (0 to 1) of label sets whose histogram is native instead of classic; when set, even to 0, targets answer in the protobuf exposition when asked, as client libraries do (Prometheus agent then needs +--enable-feature=native-histograms)", func(v string) error {
+		share, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(share >= 0 && share <= 1) {
+			return fmt.Errorf("want a share between 0 and 1, got %q", v)
+		}
+		o.synth.Protobuf, o.synth.NativeHistograms = true, share
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -133,6 +145,10 @@ func parseFlags(args []string) (options, error) {
 	return o, nil
 }
 
+// activeSeries is the number of synthetic series every scrape round
+// serves (a native histogram is one).
+func (o options) activeSeries() int { return o.targets * o.synth.Samples(o.labelSets) }
+
 func needsPrometheus(ss []subjectSpec) bool {
 	for _, s := range ss {
 		if s.Prometheus {
@@ -162,8 +178,8 @@ func main() {
 func run(ctx context.Context, o options) error {
 	began := time.Now()
 	perRun := o.warmup + o.window + 10*time.Second
-	fmt.Printf("bench: %d targets × %d label sets × %d = %d series every %s; %d subjects × %d rounds, about %s\n",
-		o.targets, o.labelSets, synthtarget.SamplesPerLabelSet, o.targets*o.labelSets*synthtarget.SamplesPerLabelSet, o.interval,
+	fmt.Printf("bench: %d targets × %d label sets = %d series every %s; %d subjects × %d rounds, about %s\n",
+		o.targets, o.labelSets, o.activeSeries(), o.interval,
 		len(o.subjects), o.rounds, (time.Duration(len(o.subjects)*o.rounds) * perRun).Round(time.Minute))
 	if err := os.MkdirAll(o.workDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create work directory: %w", err)
@@ -178,7 +194,9 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("cannot create work directory: %w", err)
 	}
 
-	targets, err := synthtarget.Start(synthtarget.Config{Targets: o.targets, LabelSets: o.labelSets})
+	synth := o.synth
+	synth.Targets, synth.LabelSets = o.targets, o.labelSets
+	targets, err := synthtarget.Start(synth)
 	if err != nil {
 		return err
 	}

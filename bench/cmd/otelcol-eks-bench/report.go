@@ -111,12 +111,14 @@ func writeResults(o options, m machine, results []runResult) error {
 func renderSection(o options, m machine, results []runResult) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	series := o.targets * o.labelSets * 7
-	p("### Load `%s`: %d series, %s (%s)\n\n", o.section, series, o.interval, m.date)
+	p("### Load `%s`: %d series, %s (%s)\n\n", o.section, o.activeSeries(), o.interval, m.date)
 	p("- Machine: %s CPUs (`nproc`), %s, Linux %s; the machine is shared, so the load average at each run's window is in the raw table.\n", m.cpus, m.model, m.kernel)
 	p("- Subjects: `%s` (%s); `%s`.\n", o.collector, m.collector, m.prometheus)
 	p("- Load: %d targets × %d label sets × 7 series (counter, gauge, 3-bucket histogram), values changing every scrape; scrape interval %s; warm-up %s, window %s, %d rounds alternating; took %s.\n",
 		o.targets, o.labelSets, o.interval, o.warmup, o.window, o.rounds, m.took.Round(time.Second))
+	if o.synth.Protobuf {
+		p("- Targets answer in the protobuf exposition when asked; %g of the label sets have a native histogram (20 buckets, one sample) instead of the classic one: %d series.\n", o.synth.NativeHistograms, o.activeSeries())
+	}
 	p("- Samples are attributed to their scrape by value; *delivered* counts the samples of the scrapes served in the window that reached the SigV4-verifying sink (each exactly once).\n\n")
 
 	labels := subjectLabels(o)

@@ -43,7 +43,7 @@ type runResult struct {
 	RSSMax         int64         // largest VmRSS sample in the window
 	HWM            int64         // VmHWM at the window's end: peak since start
 	WireBytes      int64         // compressed bytes received in the window
-	WireSamples    int64         // samples (all series) received in the window
+	WireSamples    int64         // samples (all series; a native histogram is one) received in the window
 	Rejected       int64
 	Unsigned       int64 // accepted unsigned requests (Prometheus only)
 	Unattributed   int64
@@ -93,7 +93,7 @@ type bench struct {
 // be measured at all; a measured run with losses has Complete() false.
 func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResult, error) {
 	res := runResult{Round: round, Subject: s.Label, Started: time.Now()}
-	res.ActiveSeries = b.opts.targets * b.opts.labelSets * synthtarget.SamplesPerLabelSet
+	res.ActiveSeries = b.opts.activeSeries()
 	b.sink.Reset()
 	// Debian's Prometheus 2.42 sends remote writes unsigned even with a
 	// sigv4 block (checked against a header-dumping server); otelcol-eks
@@ -184,7 +184,7 @@ func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResul
 		res.RSSMedian, res.RSSMax = rss[len(rss)/2], rss[len(rss)-1]
 	}
 	res.WireBytes = c2.WireBytes - c1.WireBytes
-	res.WireSamples = c2.Samples - c1.Samples
+	res.WireSamples = c2.Samples + c2.Histograms - c1.Samples - c1.Histograms
 	if profErr != nil {
 		if err := <-profErr; err != nil {
 			fmt.Fprintf(os.Stderr, "bench: cpu profile of %s: %v\n", s.Label, err)
@@ -204,8 +204,8 @@ func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResul
 		for _, sc := range t.Served() {
 			if !sc.At.Before(t1) && sc.At.Before(t2) {
 				want = append(want, rwsink.Scrape{Target: t.Index(), Seq: sc.Seq})
-				wantN = append(wantN, sc.LabelSets*synthtarget.SamplesPerLabelSet)
-				res.Served += int64(sc.LabelSets * synthtarget.SamplesPerLabelSet)
+				wantN = append(wantN, sc.Samples)
+				res.Served += int64(sc.Samples)
 			}
 		}
 	}

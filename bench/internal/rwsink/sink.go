@@ -41,7 +41,7 @@ type Counters struct {
 	// Unattributed are samples named like synthetic series whose pod or
 	// value matches no scrape (a corrupted value would land here).
 	Synth, Unattributed int64
-	Histograms          int64 // native histogram samples (none expected)
+	Histograms          int64 // native histogram samples (of every series)
 	// Unsigned are accepted requests that carried no signature, which
 	// only AllowUnsigned permits.
 	Unsigned int64
@@ -210,19 +210,24 @@ func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
 			continue
 		}
 		target, known := s.targets[pod]
-		for _, smp := range ts.Samples {
-			seq, ok := synthtarget.SeqOf(name, le, smp.Value)
+		attribute := func(seq int64, ok bool) {
 			if !known || !ok {
 				c.Unattributed++
-				continue
+				return
 			}
 			c.Synth++
 			k := Scrape{Target: target, Seq: seq}
 			if n := len(hits); n > 0 && hits[n-1].k == k {
 				hits[n-1].n++
 			} else {
-				hits = append(hits, hit{k, 1})
+				hits = append(hits, hit{k: k, n: 1})
 			}
+		}
+		for _, smp := range ts.Samples {
+			attribute(synthtarget.SeqOf(name, le, smp.Value))
+		}
+		for _, h := range ts.Histograms {
+			attribute(synthtarget.SeqOfNativeHistogram(name, h.GetCountInt()))
 		}
 	}
 
@@ -248,7 +253,7 @@ func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
 // isSynth reports whether a stored metric name is one synthtarget serves.
 func isSynth(name string) bool {
 	switch name {
-	case synthtarget.CounterName, synthtarget.GaugeName,
+	case synthtarget.CounterName, synthtarget.GaugeName, synthtarget.HistogramName,
 		synthtarget.HistogramName + "_bucket", synthtarget.HistogramName + "_sum", synthtarget.HistogramName + "_count":
 		return true
 	}

@@ -65,8 +65,11 @@ func TestCountsByScrape(t *testing.T) {
 		// Scrapes 3 and 4 of target 1, counter and bucket le=1 (factor 2).
 		series(synthtarget.CounterName, pods[1], "", 3, 4),
 		series(synthtarget.HistogramName+"_bucket", pods[1], "1", 6, 8),
-		// Scrape 5 of target 0.
+		// Scrape 5 of target 0: a gauge and a native histogram.
 		series(synthtarget.GaugeName, pods[0], "", 10),
+		{Labels: series(synthtarget.HistogramName, pods[0], "").Labels, Histograms: []prompb.Histogram{
+			{Count: &prompb.Histogram_CountInt{CountInt: synthtarget.NativeHistogramCount(5)}, Timestamp: 5000},
+		}},
 		// Not synthetic: counted as a sample and a series only.
 		series("up", pods[0], "", 1),
 		// Synthetic name, unknown pod; and a value no scrape served.
@@ -79,11 +82,12 @@ func TestCountsByScrape(t *testing.T) {
 	require.Equal(t, int64(1), c.Requests)
 	require.Equal(t, int64(0), c.Rejected)
 	require.Equal(t, int64(8), c.Samples)
-	require.Equal(t, int64(5), c.Synth)
+	require.Equal(t, int64(1), c.Histograms)
+	require.Equal(t, int64(6), c.Synth)
 	require.Equal(t, int64(2), c.Unattributed)
 	require.Positive(t, c.WireBytes)
-	require.Equal(t, 6, s.Series())
-	require.Equal(t, []int{2, 2, 1, 0}, s.Delivered([]Scrape{{1, 3}, {1, 4}, {0, 5}, {0, 3}}))
+	require.Equal(t, 7, s.Series())
+	require.Equal(t, []int{2, 2, 2, 0}, s.Delivered([]Scrape{{1, 3}, {1, 4}, {0, 5}, {0, 3}}))
 
 	// A wrong secret is refused and counts nothing else.
 	bad := creds

@@ -6,7 +6,10 @@
 //   - watch_orders_total{productId="<uuid>"}: quantity ordered of that product;
 //   - watch_orders_total{productId="*"}: number of orders placed;
 //   - watch_orderTotal: sum of the totals of all orders placed;
-//   - jdbc_connections_idle{name="reader"|"writer"}: a constant pool size.
+//   - jdbc_connections_idle{name="reader"|"writer"}: a constant pool size;
+//   - watch_order_placement_seconds: how long placing each order took, a
+//     histogram with native buckets (protobuf exposition) and classic ones,
+//     made by the Prometheus Go client library.
 //
 // /state reports the same numbers as JSON. A scrape and a /state answer are
 // each rendered from one Snapshot taken under the store's lock, so both are

@@ -28,11 +28,12 @@ type Generator struct {
 	catalogue []Product
 	rate      float64
 
-	mu     sync.Mutex
-	rnd    *rand.Rand
-	paused bool
-	since  time.Time // start of the current running period
-	placed int64     // orders placed since `since`
+	mu      sync.Mutex
+	rnd     *rand.Rand // the orders' items
+	latency *rand.Rand // the orders' placement latencies, a stream of its own
+	paused  bool
+	since   time.Time // start of the current running period
+	placed  int64     // orders placed since `since`
 }
 
 // NewGenerator returns a generator placing orders for products of catalogue
@@ -52,6 +53,7 @@ func NewGenerator(store *Store, catalogue []Product, cfg GeneratorConfig) (*Gene
 		catalogue: append([]Product(nil), catalogue...),
 		rate:      cfg.OrdersPerSecond,
 		rnd:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		latency:   rand.New(rand.NewPCG(cfg.Seed^0xbf58476d1ce4e5b9, cfg.Seed^0x94d049bb133111eb)),
 		paused:    cfg.Paused,
 	}, nil
 }
@@ -100,7 +102,7 @@ func (g *Generator) tick(now time.Time) {
 		g.since, g.placed = now, -due
 	}
 	for range due {
-		if _, err := g.store.Place(g.nextOrder()); err != nil {
+		if _, err := g.store.Place(g.nextOrder(), g.nextLatency()); err != nil {
 			// Cannot happen with a catalogue the store accepted; the
 			// generator never stops the service over it.
 			continue
@@ -118,6 +120,22 @@ func (g *Generator) nextOrder() []Item {
 		items[i] = Item{ProductID: g.catalogue[perm[i]].ID, Quantity: 1 + g.rnd.Int64N(3)}
 	}
 	return items
+}
+
+// Placement latencies are log-normal, as service latencies roughly are:
+// half the orders take under latencyMedian, 90 % under about 2.8 times
+// that (latencySigma), none more than maxLatency.
+const (
+	latencyMedian = 40 * time.Millisecond
+	latencySigma  = 0.8
+	maxLatency    = 10 * time.Second
+)
+
+// nextLatency draws how long placing the next order takes, in whole
+// milliseconds (at least one).
+func (g *Generator) nextLatency() time.Duration {
+	ms := math.Round(float64(latencyMedian.Milliseconds()) * math.Exp(latencySigma*g.latency.NormFloat64()))
+	return time.Duration(min(max(ms, 1), float64(maxLatency.Milliseconds()))) * time.Millisecond
 }
 
 // Pause stops placing orders. When Pause returns no order is being placed

@@ -24,7 +24,7 @@ func replay(t *testing.T, seed uint64, n int64) State {
 	t.Helper()
 	g := newTestGenerator(t, GeneratorConfig{Seed: seed})
 	for range n {
-		_, err := g.store.Place(g.nextOrder())
+		_, err := g.store.Place(g.nextOrder(), g.nextLatency())
 		require.NoError(t, err)
 	}
 	return g.store.Snapshot()

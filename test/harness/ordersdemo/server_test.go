@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,8 +20,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // scrape fetches /actuator/prometheus as the Prometheus text format and
-// returns the State it describes.
-func scrape(t *testing.T, base string) (State, string) {
+// returns the State it describes, the placement histogram and the body.
+// The State's LatencyMillis, which classic buckets cannot tell, is left
+// nil: requireClassicPlacement checks the histogram against them.
+func scrape(t *testing.T, base string) (State, *dto.Histogram, string) {
 	t.Helper()
 	resp, err := http.Get(base + "/actuator/prometheus")
 	require.NoError(t, err)
@@ -51,7 +54,49 @@ func scrape(t *testing.T, base string) (State, string) {
 	require.Equal(t, dto.MetricType_GAUGE, total.GetType())
 	st.OrderTotal = total.GetMetric()[0].GetGauge().GetValue()
 	require.Len(t, fams["jdbc_connections_idle"].GetMetric(), 2)
-	return st, string(body)
+	placement := fams[PlacementName]
+	require.NotNil(t, placement, "no %s in\n%s", PlacementName, body)
+	require.Equal(t, dto.MetricType_HISTOGRAM, placement.GetType())
+	require.Len(t, placement.GetMetric(), 1)
+	return st, placement.GetMetric()[0].GetHistogram(), string(body)
+}
+
+// withoutLatencies is st as scrape describes it.
+func withoutLatencies(st State) State {
+	st.LatencyMillis = nil
+	return st
+}
+
+// requireClassicPlacement checks the classic part of a scraped placement
+// histogram against the latencies it must hold: count, sum and the
+// cumulative count of every classic bucket.
+func requireClassicPlacement(t *testing.T, h *dto.Histogram, latencyMillis map[int64]int64) {
+	t.Helper()
+	var n int64
+	var sum float64
+	for ms, c := range latencyMillis {
+		n += c
+		sum += float64(c) * float64(ms) / 1000
+	}
+	require.Equal(t, uint64(n), h.GetSampleCount())
+	require.InDelta(t, sum, h.GetSampleSum(), 1e-9*max(sum, 1))
+	buckets := h.GetBucket()
+	if last := len(buckets) - 1; last >= 0 && math.IsInf(buckets[last].GetUpperBound(), 1) {
+		// The text parser lists +Inf; the protobuf exposition leaves it implied.
+		require.Equal(t, uint64(n), buckets[last].GetCumulativeCount())
+		buckets = buckets[:last]
+	}
+	require.Len(t, buckets, len(PlacementClassicBuckets))
+	for i, b := range buckets {
+		require.Equal(t, PlacementClassicBuckets[i], b.GetUpperBound())
+		var below int64
+		for ms, c := range latencyMillis {
+			if float64(ms)/1000 <= b.GetUpperBound() {
+				below += c
+			}
+		}
+		require.Equal(t, uint64(below), b.GetCumulativeCount(), "bucket le=%v", b.GetUpperBound())
+	}
 }
 
 func getState(t *testing.T, method, url string) StateResponse {
@@ -82,8 +127,10 @@ func TestServerScrapeMatchesState(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; i < 200 && (i < 20 || last < 20); i++ {
 		require.True(t, time.Now().Before(deadline), "generator placed only %d orders", last)
-		st, _ := scrape(t, srv.URL())
-		require.Equal(t, replay(t, seed, st.Orders), st)
+		st, placement, _ := scrape(t, srv.URL())
+		want := replay(t, seed, st.Orders)
+		require.Equal(t, withoutLatencies(want), st)
+		requireClassicPlacement(t, placement, want.LatencyMillis)
 		require.GreaterOrEqual(t, st.Orders, last, "the order count went backwards")
 		last = st.Orders
 	}
@@ -92,8 +139,10 @@ func TestServerScrapeMatchesState(t *testing.T) {
 	paused := getState(t, http.MethodPost, srv.URL()+"/pause")
 	require.True(t, paused.Paused)
 	require.Equal(t, float64(200), paused.OrdersPerSecond)
-	st, body := scrape(t, srv.URL())
-	require.Equal(t, paused.State, st)
+	st, placement, body := scrape(t, srv.URL())
+	require.Equal(t, withoutLatencies(paused.State), st)
+	requireClassicPlacement(t, placement, paused.LatencyMillis)
+	require.Equal(t, paused.Orders, sumCounts(paused.LatencyMillis), "one latency per order")
 	require.Equal(t, paused, getState(t, http.MethodGet, srv.URL()+"/state"))
 	require.Contains(t, body, `watch_orders_total{productId="*"} `)
 
@@ -112,8 +161,9 @@ func TestServerStartsWithZeroOrderCount(t *testing.T) {
 		Generator: GeneratorConfig{OrdersPerSecond: 1, Paused: true},
 	})
 	require.NoError(t, err)
-	st, body := scrape(t, srv.URL())
+	st, _, body := scrape(t, srv.URL())
 	require.Equal(t, State{Products: map[string]int64{}}, st)
+	require.Contains(t, body, PlacementName+`_count 0`)
 	require.Contains(t, body, `watch_orders_total{productId="*"} 0`)
 	require.Equal(t, int64(1), srv.Scrapes())
 

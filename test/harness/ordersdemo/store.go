@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,9 @@ type State struct {
 	// watch_orders_total{productId=<id>}. A product appears once it has been
 	// ordered, as Micrometer registers a tagged counter on first use.
 	Products map[string]int64 `json:"products"`
+	// LatencyMillis counts the orders by how long placing them took, in
+	// whole milliseconds: what watch_order_placement_seconds observed.
+	LatencyMillis map[int64]int64 `json:"latencyMillis"`
 }
 
 // Store keeps the orders placed so far. It is safe for concurrent use.
@@ -54,15 +58,19 @@ func NewStore(catalogue []Product) (*Store, error) {
 		}
 		prices[p.ID] = p.Price
 	}
-	return &Store{prices: prices, state: State{Products: map[string]int64{}}}, nil
+	return &Store{prices: prices, state: State{Products: map[string]int64{}, LatencyMillis: map[int64]int64{}}}, nil
 }
 
-// Place records one order atomically: either every item is counted or, on
-// an unknown product, a non-positive quantity or an empty order, nothing is.
-// It returns the order's total.
-func (s *Store) Place(items []Item) (float64, error) {
+// Place records one order, which took latency to place, atomically: either
+// every item and the latency are counted or, on an unknown product, a
+// non-positive quantity, an empty order or a latency that is not a positive
+// whole number of milliseconds, nothing is. It returns the order's total.
+func (s *Store) Place(items []Item, latency time.Duration) (float64, error) {
 	if len(items) == 0 {
 		return 0, errors.New("cannot place order: no items")
+	}
+	if latency <= 0 || latency%time.Millisecond != 0 {
+		return 0, fmt.Errorf("cannot place order: latency %s is not a positive whole number of milliseconds", latency)
 	}
 	var total int64
 	for _, it := range items {
@@ -82,6 +90,7 @@ func (s *Store) Place(items []Item) (float64, error) {
 	for _, it := range items {
 		s.state.Products[it.ProductID] += it.Quantity
 	}
+	s.state.LatencyMillis[latency.Milliseconds()]++
 	return float64(total), nil
 }
 
@@ -91,5 +100,6 @@ func (s *Store) Snapshot() State {
 	defer s.mu.Unlock()
 	st := s.state
 	st.Products = maps.Clone(s.state.Products)
+	st.LatencyMillis = maps.Clone(s.state.LatencyMillis)
 	return st
 }

@@ -17,8 +17,12 @@ const (
 // scrape: the counter, the gauge, three buckets, the sum and the count.
 const SamplesPerLabelSet = 7
 
-// bucketBounds are the histogram's upper bounds as written in the le label.
-var bucketBounds = [...]string{"0.1", "1", "+Inf"}
+// bucketBounds are the histogram's upper bounds as written in the le
+// label, and bucketBoundValues the same as numbers.
+var (
+	bucketBounds      = [...]string{"0.1", "1", "+Inf"}
+	bucketBoundValues = [...]float64{0.1, 1, math.Inf(1)}
+)
 
 // Values served at scrape seq (1, 2, 3, ...): each is seq times a factor
 // that depends only on the series, so SeqOf inverts it exactly.
@@ -51,8 +55,11 @@ func SeqOf(name, le string, value float64) (seq int64, ok bool) {
 	case HistogramName + "_count":
 		factor = countFactor
 	case HistogramName + "_bucket":
-		for i, b := range bucketBounds {
-			if b == le {
+		// Compared as numbers: Prometheus 2.x writes the le of a protobuf
+		// scrape in the OpenMetrics form ("1.0"), of a text scrape as served.
+		bound, err := strconv.ParseFloat(le, 64)
+		for i, b := range bucketBoundValues {
+			if err == nil && b == bound {
 				factor = bucketFactor(i)
 			}
 		}
@@ -71,9 +78,13 @@ func SeqOf(name, le string, value float64) (seq int64, ok bool) {
 // without the braces, so the histogram can append le.
 type labelSet string
 
+// The method and code labels cycle through these values.
+var (
+	methods = [...]string{"GET", "POST", "PUT", "DELETE"}
+	codes   = [...]string{"200", "201", "404", "500"}
+)
+
 func newLabelSet(namespace, pod string, i int) labelSet {
-	methods := [...]string{"GET", "POST", "PUT", "DELETE"}
-	codes := [...]string{"200", "201", "404", "500"}
 	return labelSet(fmt.Sprintf(`namespace=%q,pod=%q,container="app",method=%q,code=%q,route="/api/v1/items/%d"`,
 		namespace, pod, methods[i%len(methods)], codes[(i/len(methods))%len(codes)], i))
 }

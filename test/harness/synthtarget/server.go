@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Config configures Start.
@@ -22,6 +24,14 @@ type Config struct {
 	Namespace string
 	// Host is the loopback address to listen on; "" means 127.0.0.1.
 	Host string
+	// Protobuf makes the targets answer in the protobuf exposition when the
+	// scraper accepts it, as the Prometheus client libraries do; without
+	// it they answer in the text format whatever the scraper asks.
+	Protobuf bool
+	// NativeHistograms is the share (0 to 1) of label sets whose histogram
+	// is a native histogram instead of the classic one. It needs Protobuf;
+	// a scraper that does not accept protobuf then gets 406.
+	NativeHistograms float64
 }
 
 // Scrape is one answer a target served.
@@ -32,6 +42,8 @@ type Scrape struct {
 	At time.Time
 	// LabelSets is how many label sets it held (Scale times Config.LabelSets).
 	LabelSets int
+	// Samples is how many samples it held (a native histogram is one).
+	Samples int
 }
 
 // Set is a running set of targets. Its methods are safe for concurrent use.
@@ -52,7 +64,8 @@ type Target struct {
 	mu      sync.Mutex
 	seq     int64
 	scrapes []Scrape
-	sets    []labelSet // grows with Scale, never shrinks
+	sets    []labelSet         // grows with Scale, never shrinks
+	labels  [][]*dto.LabelPair // sets' labels for the protobuf exposition (Config.Protobuf)
 	buf     []byte
 }
 
@@ -70,6 +83,12 @@ func Start(cfg Config) (*Set, error) {
 	}
 	if ip := net.ParseIP(cfg.Host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("cannot start targets: host %q is not a loopback address", cfg.Host)
+	}
+	if !(cfg.NativeHistograms >= 0 && cfg.NativeHistograms <= 1) {
+		return nil, fmt.Errorf("cannot start targets: native histograms share %v is not between 0 and 1", cfg.NativeHistograms)
+	}
+	if cfg.NativeHistograms > 0 && !cfg.Protobuf {
+		return nil, errors.New("cannot start targets: native histograms need the protobuf exposition (Protobuf)")
 	}
 	s := &Set{cfg: cfg}
 	s.scale.Store(1)
@@ -113,7 +132,7 @@ func (s *Set) SamplesServed() int64 {
 	var n int64
 	for _, t := range s.targets {
 		for _, sc := range t.Served() {
-			n += int64(sc.LabelSets) * SamplesPerLabelSet
+			n += int64(sc.Samples)
 		}
 	}
 	return n
@@ -152,17 +171,37 @@ func (t *Target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	want := t.set.cfg.LabelSets * int(t.set.scale.Load())
+	cfg := t.set.cfg
+	protobuf := cfg.Protobuf && acceptsProtobuf(r)
+	if cfg.NativeHistograms > 0 && !protobuf {
+		http.Error(w, "native histograms are served in the protobuf exposition only: scrape with scrape_native_histograms (Prometheus 2.42: --enable-feature=native-histograms)", http.StatusNotAcceptable)
+		return
+	}
+	want := cfg.LabelSets * int(t.set.scale.Load())
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for len(t.sets) < want {
-		t.sets = append(t.sets, newLabelSet(t.set.cfg.Namespace, t.pod, len(t.sets)))
+		t.sets = append(t.sets, newLabelSet(cfg.Namespace, t.pod, len(t.sets)))
 	}
-	t.seq++
-	t.buf = appendExposition(t.buf[:0], t.sets[:want], t.seq)
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	seq := t.seq + 1
+	contentType := "text/plain; version=0.0.4; charset=utf-8"
+	if protobuf {
+		for len(t.labels) < want {
+			t.labels = append(t.labels, pbLabels(cfg.Namespace, t.pod, len(t.labels)))
+		}
+		var err error
+		if t.buf, err = appendProtobuf(t.buf[:0], t.labels[:want], seq, cfg.NativeHistograms); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		contentType = protobufContentType
+	} else {
+		t.buf = appendExposition(t.buf[:0], t.sets[:want], seq)
+	}
+	t.seq = seq
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(t.buf)))
 	_, _ = w.Write(t.buf)
-	t.scrapes = append(t.scrapes, Scrape{Seq: t.seq, At: time.Now(), LabelSets: want})
+	t.scrapes = append(t.scrapes, Scrape{Seq: t.seq, At: time.Now(), LabelSets: want, Samples: cfg.Samples(want)})
 }

@@ -89,6 +89,9 @@ func TestSeqOf(t *testing.T) {
 	f(GaugeName, "", 14, 7, true)
 	f(GaugeName, "", 13, 0, false)
 	f(HistogramName+"_bucket", "1", 14, 7, true)
+	f(HistogramName+"_bucket", "1.0", 14, 7, true) // Prometheus 2.x, protobuf scrape
+	f(HistogramName+"_bucket", "+Inf", 21, 7, true)
+	f(HistogramName+"_bucket", "", 21, 0, false)
 	f(HistogramName+"_bucket", "+Inf", 21, 7, true)
 	f(HistogramName+"_bucket", "5", 21, 0, false)
 	f(HistogramName+"_sum", "", 3.5, 7, true)

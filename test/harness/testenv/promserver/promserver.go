@@ -1,7 +1,8 @@
 // Package promserver starts a real Prometheus server for tests, the local
 // workshop and benchmarks: the Debian package's binary (`prometheus`, 2.42
 // here) on a free loopback port, with its remote-write receiver on and its
-// data in a temporary directory that Stop removes.
+// data in a temporary directory that Stop removes. It stores native
+// histograms, as an AMP workspace does (NativeHistogramsFlag).
 //
 // In a test:
 //
@@ -62,6 +63,14 @@ storage:
     out_of_order_time_window: 1m
 `
 
+// NativeHistogramsFlag makes Prometheus 2.42 store native histograms.
+// Without it its remote-write receiver answers every request holding one
+// with 500 ("native histograms are disabled"), which a sender retries
+// forever, and the floats of the same request are not stored either. (It
+// also makes Prometheus' own scrapes negotiate the protobuf exposition; the
+// servers started here scrape nothing unless Options.Config says so.)
+const NativeHistogramsFlag = "--enable-feature=native-histograms"
+
 // Options configures Start. The zero value is usable.
 type Options struct {
 	// Binary is the prometheus executable; "" looks up "prometheus" on PATH.
@@ -91,8 +100,9 @@ type Server struct {
 	stopErr error
 }
 
-// Start launches Prometheus with --web.enable-remote-write-receiver on a
-// free 127.0.0.1 port and returns once /-/ready answers 200. ctx bounds
+// Start launches Prometheus with --web.enable-remote-write-receiver and
+// NativeHistogramsFlag on a free 127.0.0.1 port and returns once /-/ready
+// answers 200. ctx bounds
 // the startup only; the server runs until Stop. A port taken between
 // choosing and binding is retried, up to three launches.
 func Start(ctx context.Context, opts Options) (*Server, error) {
@@ -147,6 +157,7 @@ func launch(ctx context.Context, bin, dir string, ownsDir bool, cfgPath string, 
 		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=" + addr,
 		"--web.enable-remote-write-receiver",
+		NativeHistogramsFlag,
 	}, opts.ExtraArgs...)
 	s := &Server{
 		addr: addr, dir: dir, ownsDir: ownsDir,
