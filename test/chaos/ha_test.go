@@ -263,6 +263,9 @@ func (r *haReplica) start(t testing.TB) {
 	t.Helper()
 	r.c = runCollectorProcess(t, "collector "+r.name+" "+t.Name(), r.healthPort, r.metricsPort,
 		collectorBinary(t), []string{"--config", r.cfgPath}, r.env)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, r.c.waitHealthy(ctx), "%s did not become healthy", r.name)
 }
 
 // elections returns the stand-in's log lines of t's leader elections.
