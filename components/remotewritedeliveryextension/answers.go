@@ -15,9 +15,11 @@ type verdict int
 const (
 	// delivered: the backend accepted the request (2xx).
 	delivered verdict = iota
-	// retry: no answer, 5xx or 408; the request is retried with backoff.
+	// retry: no answer, 5xx or 408; the whole queue waits its backoff
+	// (queuePause), then retries.
 	retry
-	// throttled: 429; the whole queue waits (queuePause), then retries.
+	// throttled: 429; the whole queue waits its backoff or Retry-After
+	// (queuePause), then retries.
 	throttled
 	// retryCredentials: 401 or 403; the whole queue waits
 	// retry::credentials_interval (queuePause), then retries.
@@ -25,6 +27,10 @@ const (
 	// drop: any other answer; the request is dropped.
 	drop
 )
+
+// firm reports whether the pause after this verdict outlasts a 2xx
+// (queuePause): the backend asked for it.
+func (v verdict) firm() bool { return v == throttled || v == retryCredentials }
 
 // judge returns the verdict on an answer with status code: the answer
 // policy, which the README's table ("What happens to a request") states

@@ -12,9 +12,9 @@ import (
 
 // TestReadmeAnswerTable: the README's table "What happens to a request",
 // the one statement of the answer policy, says for every status code from
-// 200 to 599 what judge does: delivered, kept and retried with backoff,
-// kept with the whole queue paused, or dropped. A row names codes (400),
-// classes (5xx) or "any other 4xx".
+// 200 to 599 what judge does: delivered, dropped, or kept with the whole
+// queue paused, and then whether a 2xx ends that pause (verdict.firm). A
+// row names codes (400), classes (5xx) or "any other 4xx".
 func TestReadmeAnswerTable(t *testing.T) {
 	raw, err := os.ReadFile("README.md")
 	require.NoError(t, err)
@@ -37,10 +37,12 @@ func TestReadmeAnswerTable(t *testing.T) {
 			v = delivered
 		case strings.HasPrefix(what, "dropped"):
 			v = drop
-		case strings.HasPrefix(what, "kept") && strings.Contains(what, "the whole queue pauses"):
-			v = throttled // or retryCredentials: compared as "pauses the queue" below
-		case strings.HasPrefix(what, "kept, retried with exponential backoff"):
+		case strings.HasPrefix(what, "kept; **the whole queue pauses**") && strings.Contains(what, "**a 2xx ends the pause**"):
 			v = retry
+		case strings.HasPrefix(what, "kept; **the whole queue pauses**") && strings.Contains(what, "**a 2xx does not end it**"):
+			v = throttled // or retryCredentials: compared as firm below
+		case strings.HasPrefix(what, "kept"):
+			t.Fatalf("README: row %q keeps the request but does not say that the whole queue pauses and whether a 2xx ends the pause", line)
 		default:
 			continue // a row that is not about an answer (a full disk, an expired request)
 		}
@@ -61,7 +63,6 @@ func TestReadmeAnswerTable(t *testing.T) {
 		}
 	}
 	require.NotNil(t, otherwise4xx, "README: no row for any other 4xx")
-	pauses := func(v verdict) bool { return v == throttled || v == retryCredentials }
 	for code := 200; code < 600; code++ {
 		v, ok := said[code]
 		if !ok && code >= 400 && code < 500 {
@@ -69,8 +70,8 @@ func TestReadmeAnswerTable(t *testing.T) {
 		}
 		require.True(t, ok, "README: the answer table says nothing of %d", code)
 		got := judge(code)
-		if pauses(v) {
-			require.True(t, pauses(got), "README: %d pauses the whole queue, judge says %d", code, got)
+		if v.firm() {
+			require.True(t, got.firm(), "README: a 2xx does not end the pause after %d, judge says %d", code, got)
 			continue
 		}
 		require.Equal(t, v, got, "README: the answer table and judge disagree on %d", code)

@@ -14,10 +14,11 @@
 //
 // What each answer of the backend does to a request (delivered, retried,
 // kept, dropped) is the README's table "What happens to a request"; judge
-// (answers.go) applies it, and queuePause (pause.go) holds the whole queue
-// back when an answer asks it to wait. Every drop is counted by reason and
-// logged at most once per cause per log_interval with a hint naming what
-// to check. The queue is bounded by max_size_mib (the oldest dropped
-// beyond it) and max_age (older requests are dropped unsent); a full disk
-// drops the request being queued and never blocks the pipeline.
+// (answers.go) applies it, and queuePause (pause.go), the queue's one
+// retry clock, holds the whole queue back after a failed attempt. Every
+// drop is counted by reason and logged at most once per cause per
+// log_interval with a hint naming what to check. The queue is bounded by
+// max_size_mib (the oldest dropped beyond it) and max_age (older requests
+// are dropped unsent); a full disk drops the request being queued and
+// never blocks the pipeline.
 package remotewritedeliveryextension // import "github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension"

@@ -5,43 +5,96 @@ import (
 	"time"
 )
 
-// queuePause is the queue's "not before" deadline: every attempt of every
-// request waits until it has passed. An answer that asks the client, not
-// one request, to wait sets it: a 429 (for its backoff or Retry-After,
-// whichever is longer), a 401 or 403, or an authenticator that cannot sign
-// (for retry::credentials_interval). With several requests in flight, each
-// waiting on its own clock would keep sending into the refusal: the next
-// request would go out as soon as one before it was done with, and each
-// would be refused in turn. With the deadline shared, an episode is one
-// pause of the whole queue and one resumption.
+// queuePause is the queue's one retry clock: a "not before" deadline that
+// every attempt of every request waits for. Every failed attempt pauses
+// the whole queue; no request waits on a clock of its own. This is the one
+// statement of the rule (the README's table says it for users):
 //
-// An answer only extends the deadline, so the requests that were already
-// in flight when the first refusal came back extend it by as little as
-// their answers came later. A 2xx during a pause does not end it: that
-// request was sent before the pause began, and Retry-After is the
-// backend's instruction. The deadline is in the monotonic clock, as the
-// waits are. It is safe for concurrent use.
+//   - A failed attempt extends the deadline to now plus the wait its answer
+//     calls for, never shortens it: no answer, a 5xx or a 408 the backoff
+//     (or a longer Retry-After); a 429 the same; a 401, a 403 or an
+//     attempt the authenticator could not sign retry::credentials_interval.
+//   - The backoff's exponent counts the queue's consecutive failed rounds,
+//     not each request's attempts: a failure that comes back while the
+//     queue is already paused is an attempt sent before that pause, failing
+//     for the same reason, and joins it without raising the exponent. The
+//     requests in flight together fail together and count once, so one
+//     request alone backs off as the queue does.
+//   - A 2xx ends the failure streak (the exponent restarts) and the part of
+//     the pause that no answer, a 5xx or a 408 set: the backend is
+//     evidently back. It never ends what a 429, a 401, a 403 or an
+//     unsigned attempt set ("firm"): Retry-After and refused credentials
+//     are the backend's instruction, and that 2xx answered a request sent
+//     before the refusal.
+//
+// With several requests in flight, each on its own clock would keep
+// sending into a refusal (the next request goes out as soon as one before
+// it is done with, and is refused in turn), and after an outage the first
+// request to wake would be delivered while the others, holding the
+// in-flight slots and the in-order commit, slept out their own backoffs
+// (up to retry::max_interval). With one clock, an episode is one pause of
+// the whole queue and one resumption, and all requests resume at once.
+//
+// The deadlines are in the monotonic clock, as the waits are. It is safe
+// for concurrent use.
 type queuePause struct {
-	mu    sync.Mutex
-	until time.Time
+	mu sync.Mutex
+	// until is the deadline; firm is the part of it a 2xx does not end.
+	until, firm time.Time
+	// failures is the queue's consecutive failed rounds.
+	failures int
+	// cut is closed, and replaced, when a 2xx ends a pause early: it wakes
+	// the requests waiting for it.
+	cut chan struct{}
 }
 
-// extend makes the queue wait at least d from now; it reports whether
-// that moved the deadline.
-func (p *queuePause) extend(d time.Duration) bool {
-	until := time.Now().Add(d)
+// failed records a failed attempt: the queue waits at least wait(exponent)
+// from now, exponent being the queue's consecutive failed rounds before
+// this one's; firm when a 2xx must not end that wait. It returns the wait.
+func (p *queuePause) failed(wait func(exponent int) time.Duration, firm bool) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !until.After(p.until) {
-		return false
+	now := time.Now()
+	if !now.Before(p.until) {
+		p.failures++ // not paused: a new round
 	}
-	p.until = until
-	return true
+	d := wait(max(p.failures-1, 0))
+	until := now.Add(d)
+	if until.After(p.until) {
+		p.until = until
+	}
+	if firm && until.After(p.firm) {
+		p.firm = until
+	}
+	return d
 }
 
-// remaining is how long the queue still waits; 0 when it does not.
-func (p *queuePause) remaining() time.Duration {
+// succeeded records a 2xx: the failure streak ends, and so does the pause
+// but for its firm part.
+func (p *queuePause) succeeded() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return max(time.Until(p.until), 0)
+	p.failures = 0
+	if p.until.After(p.firm) && p.until.After(time.Now()) {
+		p.until = p.firm
+		if p.cut != nil {
+			close(p.cut)
+			p.cut = nil
+		}
+	}
+}
+
+// remaining is how long the queue still waits (0 when it does not), and a
+// channel closed if a 2xx ends that wait early.
+func (p *queuePause) remaining() (time.Duration, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := max(time.Until(p.until), 0)
+	if d == 0 {
+		return 0, nil
+	}
+	if p.cut == nil {
+		p.cut = make(chan struct{})
+	}
+	return d, p.cut
 }

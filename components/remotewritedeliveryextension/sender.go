@@ -46,8 +46,8 @@ type sender struct {
 	abort context.Context
 	done  chan struct{}
 
-	// pause holds every request of the queue back while the backend asked
-	// the queue to wait (queuePause).
+	// pause is the queue's one retry clock: every request waits for it
+	// after any failed attempt (queuePause).
 	pause queuePause
 }
 
@@ -101,7 +101,7 @@ func (s *sender) run() {
 			// The queue cannot be read now (out of file descriptors, an
 			// I/O error): the record stays next and is read again.
 			s.rep.logOnce("read", zapcore.ErrorLevel, "cannot read the remote-write queue: retrying", zap.Error(err))
-			if !s.sleep(s.backoff(failures)) {
+			if !s.sleep(s.backoff(failures), nil) {
 				return
 			}
 			failures++
@@ -176,7 +176,7 @@ func (s *sender) deliver(rec diskqueue.Record) bool {
 		s.rep.dropped(ctx, reasonCorrupt, 1, int64(len(rec.Data)), "remote-write request unreadable in the queue: dropped", zap.Error(err))
 		return true
 	}
-	for failures := 0; ; failures++ {
+	for {
 		if !s.waitWhilePaused() {
 			return false
 		}
@@ -186,12 +186,8 @@ func (s *sender) deliver(rec diskqueue.Record) bool {
 				zap.Duration("age", age), zap.Duration("max_age", s.cfg.MaxAge), zap.String("endpoint", endpoint(req.url)))
 			return true
 		}
-		wait, ok := s.attempt(ctx, req, failures)
-		if !ok {
+		if !s.attempt(ctx, req) {
 			return true
-		}
-		if !s.sleep(wait) {
-			return false
 		}
 	}
 }
@@ -200,19 +196,19 @@ func (s *sender) deliver(rec diskqueue.Record) bool {
 // whether the sender is still running.
 func (s *sender) waitWhilePaused() bool {
 	for {
-		d := s.pause.remaining()
+		d, cut := s.pause.remaining()
 		if d == 0 {
-			return true
+			return s.stop.Err() == nil
 		}
-		if !s.sleep(d) {
+		if !s.sleep(d, cut) {
 			return false
 		}
 	}
 }
 
-// sleep waits d, or less when the sender stops; it reports whether the
-// sender is still running.
-func (s *sender) sleep(d time.Duration) bool {
+// sleep waits d, or less when wake is closed or the sender stops; it
+// reports whether the sender is still running.
+func (s *sender) sleep(d time.Duration, wake <-chan struct{}) bool {
 	if s.stop.Err() != nil {
 		return false
 	}
@@ -221,18 +217,21 @@ func (s *sender) sleep(d time.Duration) bool {
 	select {
 	case <-timer.C:
 		return true
+	case <-wake:
+		return true
 	case <-s.stop.Done():
 		return false
 	}
 }
 
-// attempt sends req once. It returns ok = false when req is done with
-// (delivered or dropped), else how long to wait before the next attempt.
-func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int) (wait time.Duration, ok bool) {
+// attempt sends req once. It reports whether req is to be sent again:
+// false when it is done with (delivered or dropped). A failed attempt
+// pauses the whole queue (queuePause): the next attempt waits for it.
+func (s *sender) attempt(ctx context.Context, req capturedRequest) (again bool) {
 	httpReq, cancel, err := s.newHTTPRequest(req)
 	if err != nil {
 		s.rep.dropped(ctx, reasonCorrupt, 1, int64(len(req.body)), "remote-write request unusable in the queue: dropped", zap.Error(err))
-		return 0, false
+		return false
 	}
 	defer cancel()
 	reached := new(atomic.Bool)
@@ -240,24 +239,25 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 	resp, err := s.transport.RoundTrip(httpReq)
 	if err != nil {
 		if s.abort.Err() != nil {
-			return 0, true // shutting down: kept for the next start
+			return true // shutting down: kept for the next start
 		}
 		if !reached.Load() {
 			// The authenticator failed before anything was sent: no
 			// credentials to sign with (an IRSA token file missing, STS
 			// unreachable, ...). As with a 403, the request is kept.
-			wait := s.pauseQueue(jitter(s.cfg.Retry.CredentialsInterval))
+			wait := s.pause.failed(s.credentialsWait, retryCredentials.firm())
 			s.rep.retried(ctx, "credentials", "signing", zapcore.ErrorLevel,
 				"cannot sign the remote-write request: it stays queued (until max_age or max_size_mib) and is retried every retry::credentials_interval",
 				zap.Error(err), zap.String("hint", "Check the credentials source: "+credentialsSource(s.env)), zap.String("endpoint", endpoint(req.url)),
 				zap.Duration("queue_paused_for", wait))
-			return wait, true
+			return true
 		}
 		s.answered(ctx, 0)
+		wait := s.pause.failed(s.backoff, retry.firm()) // no answer is judged as a 5xx
 		s.rep.retried(ctx, retryReason(0), "connection", zapcore.WarnLevel,
-			"remote-write backend not reached: the request stays queued and is retried",
-			zap.Error(err), zap.String("endpoint", endpoint(req.url)))
-		return s.backoff(failures), true
+			"remote-write backend not reached: the queue waits its backoff, then retries",
+			zap.Error(err), zap.String("endpoint", endpoint(req.url)), zap.Duration("queue_paused_for", wait))
+		return true
 	}
 	s.answered(ctx, resp.StatusCode)
 	// The request as sent, signed (the signer sends a signed copy): the
@@ -266,37 +266,39 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 	if sent == nil {
 		sent = httpReq
 	}
-	switch judge(resp.StatusCode) {
+	switch v := judge(resp.StatusCode); v {
 	case delivered:
 		drain(resp.Body)
+		s.pause.succeeded()
 		s.rep.tel.RemoteWriteSentRequests.Add(ctx, 1)
 		s.rep.tel.RemoteWriteSentBytes.Add(ctx, int64(len(req.body)))
-		return 0, false
+		return false
 	case retry:
 		message := readMessage(resp.Body)
-		wait := max(s.backoff(failures), retryAfter(resp.Header, s.now()))
+		wait := s.pause.failed(s.backoffOrRetryAfter(resp.Header), v.firm())
 		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
-			"remote-write backend failing: the request stays queued and is retried",
-			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)))
-		return wait, true
+			"remote-write backend failing: the queue waits its backoff, then retries",
+			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)),
+			zap.Duration("queue_paused_for", wait))
+		return true
 	case throttled:
 		message := readMessage(resp.Body)
-		wait := s.pauseQueue(max(s.backoff(failures), retryAfter(resp.Header, s.now())))
+		wait := s.pause.failed(s.backoffOrRetryAfter(resp.Header), v.firm())
 		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
 			"remote-write backend throttles: the queue waits (its backoff or Retry-After), then retries",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)),
 			zap.Duration("queue_paused_for", wait))
-		return wait, true
+		return true
 	case retryCredentials:
 		message := redact(readMessage(resp.Body), sent.Header.Get("X-Amz-Security-Token"))
 		c := classify(resp.StatusCode, message)
-		wait := s.pauseQueue(jitter(s.cfg.Retry.CredentialsInterval))
+		wait := s.pause.failed(s.credentialsWait, v.firm())
 		s.rep.retried(ctx, retryReason(resp.StatusCode), c.key(), zapcore.ErrorLevel,
 			"remote-write backend refuses the credentials: requests stay queued (until max_age or max_size_mib) and are retried every retry::credentials_interval",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
 			zap.String("hint", s.hint(c, sent, req.body)), zap.String("endpoint", endpoint(req.url)),
 			zap.Duration("queue_paused_for", wait))
-		return wait, true
+		return true
 	default:
 		message := redact(readMessage(resp.Body), sent.Header.Get("X-Amz-Security-Token"))
 		c := classify(resp.StatusCode, message)
@@ -305,15 +307,21 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest, failures int)
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message),
 			zap.String("hint", s.hint(c, sent, req.body)), zap.String("endpoint", endpoint(req.url)),
 			zap.Int("request_bytes", len(req.body)))
-		return 0, false
+		return false
 	}
 }
 
-// pauseQueue holds every request of the queue back for at least d
-// (queuePause) and returns d, the wait of the request that asked for it.
-func (s *sender) pauseQueue(d time.Duration) time.Duration {
-	s.pause.extend(d)
-	return d
+// backoffOrRetryAfter is the wait after an answer with header h: the
+// backoff, or the answer's Retry-After when longer.
+func (s *sender) backoffOrRetryAfter(h http.Header) func(exponent int) time.Duration {
+	asked := retryAfter(h, s.now())
+	return func(exponent int) time.Duration { return max(s.backoff(exponent), asked) }
+}
+
+// credentialsWait is the wait after refused credentials: a draw between
+// half and all of retry::credentials_interval, whatever the exponent.
+func (s *sender) credentialsWait(int) time.Duration {
+	return jitter(s.cfg.Retry.CredentialsInterval)
 }
 
 // reachedKey is the context key of the flag reachedTransport sets: it tells
@@ -361,12 +369,13 @@ func (s *sender) answered(ctx context.Context, code int) {
 		attribute.String("code", codeAttr), attribute.String("class", class)))
 }
 
-// backoff is the wait after failures+1 failed attempts: exponential from
-// retry::initial_interval, capped at retry::max_interval, with jitter.
-func (s *sender) backoff(failures int) time.Duration {
+// backoff is the wait after exponent+1 consecutive failures (of the
+// queue's rounds, queuePause; of reads of the queue, run): exponential
+// from retry::initial_interval, capped at retry::max_interval, with jitter.
+func (s *sender) backoff(exponent int) time.Duration {
 	d := s.cfg.Retry.MaxInterval
-	if failures < 32 {
-		d = min(s.cfg.Retry.InitialInterval<<failures, s.cfg.Retry.MaxInterval)
+	if exponent < 32 {
+		d = min(s.cfg.Retry.InitialInterval<<exponent, s.cfg.Retry.MaxInterval)
 	}
 	return jitter(d)
 }

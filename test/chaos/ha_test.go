@@ -633,7 +633,8 @@ func TestHARestartsDuringOutage(t *testing.T) {
 	require.Positive(t, st.Requests["deduplicated"]-dedupBefore, "the other replica's queue was answered 202")
 	// One election at most once AMP is back: a leader that paused while it
 	// drained its queue would hand the lead over, and what neither had
-	// delivered by then would be lost (deploy/ha: max_in_flight).
+	// delivered by then would be lost (the queue's one retry clock:
+	// components/remotewritedeliveryextension/pause.go).
 	require.LessOrEqual(t, st.LeaderChanges[haCluster], int64(2), "the lead changed hands more than once")
 
 	// The elected replica's scrapes since the outage began, all stored but

@@ -336,10 +336,10 @@ func TestWrongSecretKeepsTheData(t *testing.T) {
 	require.Zero(t, st.Accepted)
 	require.Equal(t, map[string]int64{"signature_mismatch": st.RejectedTotal}, st.Rejected)
 	require.Empty(t, st.Upstream, "nothing may reach Prometheus")
-	// Each request in flight (up to max_in_flight, captured within 2 s of
-	// the first) retried every credentials_interval (each wait drawn
-	// between half and all of it), while the orders alone were scraped
-	// every second.
+	// The requests in flight (up to max_in_flight, captured within 2 s of
+	// the first) were retried together, once per pause of the whole queue
+	// (its one retry clock: credentials_interval, each pause drawn between
+	// half and all of it), while the orders alone were scraped every second.
 	require.GreaterOrEqual(t, st.MostRejectionsOfOneRequest, int64(elapsed/credentialsInterval), "the request must be retried")
 	require.LessOrEqual(t, st.MostRejectionsOfOneRequest, 1+int64(elapsed/(credentialsInterval/2)),
 		"more attempts of one request than one per credentials_interval/2 (%d scrapes, %d refusals in all)", scrapes, st.RejectedTotal)
