@@ -213,7 +213,12 @@ func startHAPair(t *testing.T) *haPair {
 // nothing else: the synthetic targets (each replica naming itself in the
 // scrape URL) and the orders demo instead of Kubernetes discovery; every
 // scrape each second; loopback ports of its own; no k8smeta (there is no
-// Kubernetes API here) and no pprof (the other replica has its port).
+// Kubernetes API here) and no pprof (the other replica has its port); and
+// the orders demo's histogram scraped classic only: scraped every second
+// (the shipped configuration scrapes every 60 s), two of its scrapes are
+// in requests in flight together (remote_write_delivery's inFlightSpread),
+// and the stand-in's Prometheus 2.42, unlike its floats, refuses a native
+// histogram out of order, and the whole request with it.
 // The exporters, queues, batching, pipelines and external labels are the
 // shipped ones.
 func haReplicaConfig(t testing.TB, shipped map[string]any, r *haReplica, targets []string, orders string) map[string]any {
@@ -226,6 +231,8 @@ func haReplicaConfig(t testing.TB, shipped map[string]any, r *haReplica, targets
 	scrape := workshop.ConfigMap(t, cfg, "receivers", "prometheus", "config")
 	global := workshop.ConfigMap(t, scrape, "global")
 	global["scrape_interval"], global["scrape_timeout"] = haInterval.String(), haInterval.String()
+	require.Equal(t, true, global["scrape_native_histograms"], "the shipped configuration scrapes native histograms")
+	global["scrape_native_histograms"] = false
 	scrape["scrape_configs"] = []any{
 		map[string]any{"job_name": "synth", "scrape_interval": haInterval.String(), "scrape_timeout": haInterval.String(),
 			"params": map[string]any{"replica": []any{r.name}}, "static_configs": []any{map[string]any{"targets": targets}}},
