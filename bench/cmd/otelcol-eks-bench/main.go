@@ -12,7 +12,10 @@
 //     arrive exactly once),
 //   - CPU seconds per million samples (utime+stime from /proc),
 //   - steady (median) and peak (VmHWM) RSS per 100 K active series,
-//   - bytes per sample on the wire (compressed request bodies).
+//   - bytes per sample on the wire (compressed request bodies),
+//   - freshness: for every delivered sample of the window's scrapes, the
+//     time from the target's answer to the sample's arrival at the sink
+//     (p50, p99, max).
 //
 // Run from the repository root:
 //
@@ -183,12 +186,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer targets.Close()
-	pods := make([]string, 0, o.targets)
-	for _, t := range targets.Targets() {
-		pods = append(pods, t.Pod())
-	}
-
-	sink := rwsink.New(&sigv4check.Verifier{Credentials: benchCreds, Region: benchRegion, Service: "aps"}, pods)
+	sink := rwsink.New(&sigv4check.Verifier{Credentials: benchCreds, Region: benchRegion, Service: "aps"}, targets.Targets())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("cannot listen for the sink: %w", err)
