@@ -79,7 +79,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 30*time.Second, "from start to the measurement window")
 	fs.DurationVar(&o.window, "window", 90*time.Second, "measurement window")
 	fs.DurationVar(&o.drain, "drain", 45*time.Second, "longest wait after the window for its samples to arrive")
-	fs.Var(&subjects, "subject", "label:config.yaml[+overlay.yaml][+KEY=VALUE][+--flag] (repeatable; default: otelcol-eks, otelcol-eks-no-k8smeta, prometheus-agent)")
+	fs.Var(&subjects, "subject", "label:config.yaml[+overlay.yaml][+KEY=VALUE][+--flag] (repeatable; default: the five subjects of bench/README.md)")
 	fs.StringVar(&o.baseline, "baseline", "prometheus-agent", "subject label the ratios are against (the first subject when absent)")
 	fs.StringVar(&o.collector, "collector", "bin/otelcol-eks", "the otelcol-eks binary")
 	fs.StringVar(&o.prometheus, "prometheus", "", "the prometheus binary (default: prometheus on PATH)")
