@@ -12,7 +12,10 @@
 //     arrive exactly once),
 //   - CPU seconds per million samples (utime+stime from /proc),
 //   - steady (median) and peak (VmHWM) RSS per 100 K active series,
-//   - bytes per sample on the wire (compressed request bodies).
+//   - bytes per sample on the wire (compressed request bodies),
+//   - freshness: for every delivered sample of the window's scrapes, the
+//     time from the target's answer to the sample's arrival at the sink
+//     (p50, p99, max).
 //
 // Run from the repository root:
 //
@@ -80,7 +83,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 30*time.Second, "from start to the measurement window")
 	fs.DurationVar(&o.window, "window", 90*time.Second, "measurement window")
 	fs.DurationVar(&o.drain, "drain", 45*time.Second, "longest wait after the window for its samples to arrive")
-	fs.Var(&subjects, "subject", "label:config.yaml[+overlay.yaml][+KEY=VALUE][+--flag] (repeatable; default: otelcol-eks, otelcol-eks-no-k8smeta, prometheus-agent)")
+	fs.Var(&subjects, "subject", "label:config.yaml[+overlay.yaml][+KEY=VALUE][+--flag] (repeatable; default: the five subjects of bench/README.md)")
 	fs.StringVar(&o.baseline, "baseline", "prometheus-agent", "subject label the ratios are against (the first subject when absent)")
 	fs.StringVar(&o.collector, "collector", "bin/otelcol-eks", "the otelcol-eks binary")
 	fs.StringVar(&o.prometheus, "prometheus", "", "the prometheus binary (default: prometheus on PATH)")
@@ -201,12 +204,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer targets.Close()
-	pods := make([]string, 0, o.targets)
-	for _, t := range targets.Targets() {
-		pods = append(pods, t.Pod())
-	}
-
-	sink := rwsink.New(&sigv4check.Verifier{Credentials: benchCreds, Region: benchRegion, Service: "aps"}, pods)
+	sink := rwsink.New(&sigv4check.Verifier{Credentials: benchCreds, Region: benchRegion, Service: "aps"}, targets.Targets())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("cannot listen for the sink: %w", err)

@@ -53,8 +53,9 @@ func (r runResult) summary() string {
 	if r.Served == 0 {
 		return fmt.Sprintf("round %d %-24s FAILED: %s", r.Round, r.Subject, r.Err)
 	}
-	s := fmt.Sprintf("round %d %-24s %7.2f CPU-s/M samples  %6.1f MiB/100K steady  %6.1f MiB/100K peak  %5.1f B/sample  delivered %d/%d (missing %d, extra %d)  load %.2f→%.2f",
-		r.Round, r.Subject, r.CPUPerMillion(), r.RSSPer100K(), r.HWMPer100K(), r.BytesPerSample(), r.Delivered, r.Served, r.Missing, r.Extra, r.Load1[0], r.Load1[1])
+	s := fmt.Sprintf("round %d %-24s %7.2f CPU-s/M samples  %6.1f MiB/100K steady  %6.1f MiB/100K peak  %5.1f B/sample  fresh p50/p99/max %.0f/%.0f/%.0f ms  delivered %d/%d (missing %d, extra %d)  load %.2f→%.2f",
+		r.Round, r.Subject, r.CPUPerMillion(), r.RSSPer100K(), r.HWMPer100K(), r.BytesPerSample(), r.FreshnessP50(), r.FreshnessP99(), r.FreshnessMax(),
+		r.Delivered, r.Served, r.Missing, r.Extra, r.Load1[0], r.Load1[1])
 	if r.Err != "" {
 		s += "  ERROR: " + r.Err
 	}
@@ -62,19 +63,38 @@ func (r runResult) summary() string {
 }
 
 // metric is one column of the summary: how to read it from a run, and
-// whether lower is better.
+// whether the summary shows the worst run (the largest value) rather than
+// the mean over rounds.
 type metric struct {
 	name  string
 	unit  string
 	value func(runResult) float64
+	worst bool
 }
 
 var metrics = []metric{
-	{"CPU per M samples", "CPU-s", runResult.CPUPerMillion},
-	{"samples/s per core", "", runResult.SamplesPerCoreSecond},
-	{"steady RSS per 100K series", "MiB", runResult.RSSPer100K},
-	{"peak RSS per 100K series", "MiB", runResult.HWMPer100K},
-	{"bytes per sample on the wire", "B", runResult.BytesPerSample},
+	{name: "CPU per M samples", unit: "CPU-s", value: runResult.CPUPerMillion},
+	{name: "samples/s per core", value: runResult.SamplesPerCoreSecond},
+	{name: "steady RSS per 100K series", unit: "MiB", value: runResult.RSSPer100K},
+	{name: "peak RSS per 100K series", unit: "MiB", value: runResult.HWMPer100K},
+	{name: "bytes per sample on the wire", unit: "B", value: runResult.BytesPerSample},
+	{name: "freshness p50 ms", unit: "ms", value: runResult.FreshnessP50},
+	{name: "freshness p99 ms", unit: "ms", value: runResult.FreshnessP99},
+	{name: "freshness max ms", unit: "ms", value: runResult.FreshnessMax, worst: true},
+}
+
+// summarise is the metric's value over runs: the mean, or the worst.
+func (mt metric) summarise(runs []runResult) float64 {
+	if !mt.worst {
+		return mean(runs, mt.value)
+	}
+	v := math.NaN()
+	for _, r := range runs {
+		if x := mt.value(r); math.IsNaN(v) || x > v {
+			v = x
+		}
+	}
+	return v
 }
 
 // writeResults replaces the section's block in o.out (creating the file
@@ -119,14 +139,15 @@ func renderSection(o options, m machine, results []runResult) string {
 	if o.synth.Protobuf {
 		p("- Targets answer in the protobuf exposition when asked; %g of the label sets have a native histogram (20 buckets, one sample) instead of the classic one: %d series.\n", o.synth.NativeHistograms, o.activeSeries())
 	}
-	p("- Samples are attributed to their scrape by value; *delivered* counts the samples of the scrapes served in the window that reached the SigV4-verifying sink (each exactly once).\n\n")
+	p("- Samples are attributed to their scrape by value; *delivered* counts the samples of the scrapes served in the window that reached the SigV4-verifying sink (each exactly once).\n")
+	p("- Freshness: for every delivered sample of those scrapes, the time from the target's answer to the arrival of its request at the sink (a histogram of 1.6 %% resolution); the sink answers %s.\n\n", sinkAnswer(o.sinkLatency))
 
 	labels := subjectLabels(o)
 	base := o.baseline
 	if !contains(labels, base) {
 		base = labels[0]
 	}
-	p("Means over rounds; ratios are per round against `%s` in the same round, then averaged (min–max):\n\n", base)
+	p("Means over rounds (freshness max: the largest); ratios are per round against `%s` in the same round, then averaged (min–max):\n\n", base)
 	p("| subject | all delivered |")
 	for _, mt := range metrics {
 		p(" %s | ratio |", mt.name)
@@ -140,7 +161,7 @@ func renderSection(o options, m machine, results []runResult) string {
 		runs := runsOf(results, l)
 		p("| `%s` | %s |", l, deliveredCell(runs))
 		for _, mt := range metrics {
-			p(" %s | %s |", fmtVal(mean(runs, mt.value)), ratioCell(results, l, base, mt.value))
+			p(" %s | %s |", fmtVal(mt.summarise(runs)), ratioCell(results, l, base, mt.value))
 		}
 		p("\n")
 	}
@@ -155,8 +176,8 @@ func renderSection(o options, m machine, results []runResult) string {
 	for _, s := range o.subjects {
 		p("- `%s`\n", s.String())
 	}
-	p("\nRaw runs:\n\n| round | subject | load 1m | window s | scrapes | served | delivered | missing | extra | CPU s | CPU-s/M | steady RSS MiB | max RSS MiB | VmHWM MiB | series | wire B | wire samples | B/sample | note |\n")
-	p("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	p("\nRaw runs:\n\n| round | subject | load 1m | window s | scrapes | served | delivered | missing | extra | CPU s | CPU-s/M | steady RSS MiB | max RSS MiB | VmHWM MiB | series | wire B | wire samples | B/sample | fresh p50 ms | fresh p99 ms | fresh max ms | note |\n")
+	p("|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range results {
 		note := ""
 		if r.Profiled {
@@ -168,14 +189,25 @@ func renderSection(o options, m machine, results []runResult) string {
 		if r.Rejected > 0 || r.Unattributed > 0 {
 			note += fmt.Sprintf(" rejected %d %v, unattributed %d", r.Rejected, r.RejectionsSeen, r.Unattributed)
 		}
+		if got := r.Freshness.Samples; got != r.Delivered+r.Extra {
+			note += fmt.Sprintf(" freshness of %d samples", got)
+		}
 		if r.Err != "" {
 			note += " error: " + strings.ReplaceAll(firstLine(r.Err), "|", "/")
 		}
-		p("| %d | `%s` | %.2f→%.2f | %.1f | %d | %d | %d | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d | %d | %d | %.1f | %s |\n",
+		p("| %d | `%s` | %.2f→%.2f | %.1f | %d | %d | %d | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d | %d | %d | %.1f | %.0f | %.0f | %.0f | %s |\n",
 			r.Round, r.Subject, r.Load1[0], r.Load1[1], r.Window.Seconds(), r.Scrapes, r.Served, r.Delivered, r.Missing, r.Extra,
-			r.CPU.Seconds(), r.CPUPerMillion(), mib(r.RSSMedian), mib(r.RSSMax), mib(r.HWM), r.Series, r.WireBytes, r.WireSamples, r.BytesPerSample(), strings.TrimSpace(note))
+			r.CPU.Seconds(), r.CPUPerMillion(), mib(r.RSSMedian), mib(r.RSSMax), mib(r.HWM), r.Series, r.WireBytes, r.WireSamples, r.BytesPerSample(),
+			r.FreshnessP50(), r.FreshnessP99(), r.FreshnessMax(), strings.TrimSpace(note))
 	}
 	return b.String()
+}
+
+func sinkAnswer(latency time.Duration) string {
+	if latency <= 0 {
+		return "at once"
+	}
+	return latency.String() + " after each request arrives (`-sink-latency`)"
 }
 
 func subjectLabels(o options) []string {

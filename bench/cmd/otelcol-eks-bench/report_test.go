@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-eks/otelcol-eks/bench/internal/rwsink"
 )
 
 func fakeRun(round int, subject string, cpu time.Duration, served int64) runResult {
@@ -48,4 +50,32 @@ func TestWriteResultsKeepsAnalysis(t *testing.T) {
 	require.Equal(t, 1, strings.Count(text, "<!-- bench:100k:begin"))
 	require.Contains(t, text, "| `col` | yes (2000000/2000000) | 7.00 | 5.50× (3.00×–8.00×) |")
 	require.Contains(t, text, "| `agent` | **NO** (1999999/2000000) |")
+}
+
+// Freshness p50 and p99 are means over rounds, max the worst run; every
+// ratio is per round against the baseline.
+func TestFreshnessColumns(t *testing.T) {
+	o := options{targets: 100, labelSets: 143, interval: 10 * time.Second, rounds: 2, baseline: "agent"}
+	for _, s := range []string{"col:a.yaml", "agent:prometheus-agent.yaml"} {
+		spec, err := parseSubject(s)
+		require.NoError(t, err)
+		o.subjects = append(o.subjects, spec)
+	}
+	fresh := func(r runResult, p50, p99, maxMS int) runResult {
+		r.Freshness = rwsink.Freshness{Samples: r.Delivered, P50: time.Duration(p50) * time.Millisecond,
+			P99: time.Duration(p99) * time.Millisecond, Max: time.Duration(maxMS) * time.Millisecond}
+		return r
+	}
+	results := []runResult{
+		fresh(fakeRun(1, "col", time.Second, 1_000_000), 500, 1000, 1100), fresh(fakeRun(1, "agent", time.Second, 1_000_000), 100, 200, 300),
+		fresh(fakeRun(2, "col", time.Second, 1_000_000), 700, 1200, 1500), fresh(fakeRun(2, "agent", time.Second, 1_000_000), 100, 400, 600),
+	}
+	text := renderSection(o, machine{}, results)
+	require.Contains(t, text, "| 600 | 6.00× (5.00×–7.00×) | 1100 | 4.00× (3.00×–5.00×) | 1500 | 3.08× (2.50×–3.67×) |\n")
+	require.Contains(t, text, "| 500 | 1000 | 1100 |  |\n")
+	require.Contains(t, text, "freshness max ms")
+
+	// A run whose freshness covers other samples than it delivered says so.
+	results[0].Freshness.Samples--
+	require.Contains(t, renderSection(o, machine{}, results), "| 500 | 1000 | 1100 | freshness of 999999 samples |\n")
 }

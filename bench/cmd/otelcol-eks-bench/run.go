@@ -38,12 +38,15 @@ type runResult struct {
 	ActiveSeries int   // synthetic series per scrape round (targets × label sets × 7)
 	Series       int   // distinct series received during the run (synthetic, up, scrape_*, target_info)
 
-	CPU            time.Duration // utime+stime in the window
-	RSSMedian      int64         // median VmRSS sampled every second in the window
-	RSSMax         int64         // largest VmRSS sample in the window
-	HWM            int64         // VmHWM at the window's end: peak since start
-	WireBytes      int64         // compressed bytes received in the window
-	WireSamples    int64         // samples (all series; a native histogram is one) received in the window
+	CPU         time.Duration // utime+stime in the window
+	RSSMedian   int64         // median VmRSS sampled every second in the window
+	RSSMax      int64         // largest VmRSS sample in the window
+	HWM         int64         // VmHWM at the window's end: peak since start
+	WireBytes   int64         // compressed bytes received in the window
+	WireSamples int64         // samples (all series; a native histogram is one) received in the window
+	// Freshness is, for the delivered samples of the window's scrapes,
+	// the time from the target's answer to the arrival at the sink.
+	Freshness      rwsink.Freshness
 	Rejected       int64
 	Unsigned       int64 // accepted unsigned requests (Prometheus only)
 	Unattributed   int64
@@ -58,6 +61,13 @@ type runResult struct {
 func (r runResult) CPUPerMillion() float64 {
 	return r.CPU.Seconds() / (float64(r.Served) / 1e6)
 }
+
+// FreshnessP50, FreshnessP99 and FreshnessMax are in milliseconds.
+func (r runResult) FreshnessP50() float64 { return ms(r.Freshness.P50) }
+func (r runResult) FreshnessP99() float64 { return ms(r.Freshness.P99) }
+func (r runResult) FreshnessMax() float64 { return ms(r.Freshness.Max) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // SamplesPerCoreSecond is served samples per CPU second.
 func (r runResult) SamplesPerCoreSecond() float64 { return float64(r.Served) / r.CPU.Seconds() }
@@ -130,8 +140,9 @@ func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResul
 	}
 
 	// The window: CPU, memory and wire counters read at both ends; RSS
-	// sampled every second in between.
-	t1 := time.Now()
+	// sampled every second in between. The sink's window (its start and
+	// end) decides which scrapes are the window's, here and for freshness.
+	t1 := b.sink.StartWindow()
 	res.Load1[0], _ = procstat.LoadAvg()
 	cpu1, err := procstat.CPU(pid)
 	if err != nil {
@@ -174,7 +185,7 @@ func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResul
 		return res, err
 	}
 	c2 := b.sink.Counters()
-	t2 = time.Now()
+	t2 = b.sink.EndWindow()
 	res.Load1[1], _ = procstat.LoadAvg()
 	res.Window = t2.Sub(t1)
 	res.CPU = cpu2 - cpu1
@@ -228,6 +239,7 @@ func (b *bench) runOnce(ctx context.Context, round int, s subjectSpec) (runResul
 		}
 	}
 	res.DrainTook = time.Since(drainStart)
+	res.Freshness = b.sink.Freshness()
 	end := b.sink.Counters()
 	res.Series = b.sink.Series()
 	res.Rejected = end.Rejected

@@ -4,16 +4,20 @@
 // body (test/harness/remotewrite) and only counts what it received: samples,
 // distinct series, bytes on the wire, and the samples of each synthetic
 // scrape (target, sequence number), found from the sample's value with
-// synthtarget.SeqOf.
+// synthtarget.SeqOf. For the scrapes served in a measurement window it
+// also measures freshness: how long after the target answered each sample
+// arrived (Freshness).
 //
 // Unlike remotewrite.Recorder it keeps no samples, so that the sink's own
 // memory and CPU stay small next to the processes being measured at
-// 500 K series.
+// 500 K series: per sample it keeps a count, and the delays go into a
+// histogram of fixed size.
 package rwsink
 
 import (
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/prometheus/prompb"
@@ -39,7 +43,7 @@ type Counters struct {
 	Samples   int64 // float samples of every series (synthetic or not)
 	// Synth are samples of synthetic series attributed to a scrape;
 	// Unattributed are samples named like synthetic series whose pod or
-	// value matches no scrape (a corrupted value would land here).
+	// value matches no scrape served (a corrupted value would land here).
 	Synth, Unattributed int64
 	Histograms          int64 // native histogram samples (of every series)
 	// Unsigned are accepted requests that carried no signature, which
@@ -51,7 +55,9 @@ type Counters struct {
 // for concurrent use; create it with New.
 type Sink struct {
 	verifier *sigv4check.Verifier
-	targets  map[string]int // pod label -> target index
+	targets  []*synthtarget.Target
+	byPod    map[string]int // pod label -> target index
+	now      func() time.Time
 
 	mu            sync.Mutex
 	allowUnsigned bool
@@ -59,22 +65,27 @@ type Sink struct {
 	reasons       map[string]int
 	series        map[uint64]struct{}
 	perScrape     map[Scrape]int
+	// The freshness window: samples of scrapes served from windowStart
+	// (and before windowEnd, once set) go into fresh.
+	windowStart, windowEnd time.Time
+	fresh                  Histogram
 }
 
 // New returns a Sink that accepts only requests signed for verifier (nil
 // accepts unsigned requests) and attributes synthetic samples to targets
-// by their pod label: pods[i] is target i's.
-func New(verifier *sigv4check.Verifier, pods []string) *Sink {
-	s := &Sink{verifier: verifier, targets: make(map[string]int, len(pods))}
-	for i, p := range pods {
-		s.targets[p] = i
+// (targets[i] has index i) by their pod label, and to a scrape the target
+// served by their value.
+func New(verifier *sigv4check.Verifier, targets []*synthtarget.Target) *Sink {
+	s := &Sink{verifier: verifier, targets: targets, byPod: make(map[string]int, len(targets)), now: time.Now}
+	for i, t := range targets {
+		s.byPod[t.Pod()] = i
 	}
 	s.Reset()
 	return s
 }
 
-// Reset forgets everything counted so far; the benchmark calls it before
-// each run.
+// Reset forgets everything counted so far and closes the freshness window;
+// the benchmark calls it before each run.
 func (s *Sink) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,6 +93,45 @@ func (s *Sink) Reset() {
 	s.reasons = map[string]int{}
 	s.series = map[uint64]struct{}{}
 	s.perScrape = map[Scrape]int{}
+	s.windowStart, s.windowEnd = time.Time{}, time.Time{}
+	s.fresh = Histogram{}
+}
+
+// StartWindow opens the freshness window now and returns its start: from
+// then on, every sample of a scrape served at or after the start is
+// measured when it arrives. Samples that arrived before cannot be of such
+// a scrape, since a target records a scrape before answering it.
+func (s *Sink) StartWindow() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.windowStart, s.windowEnd = s.now(), time.Time{}
+	s.fresh = Histogram{}
+	return s.windowStart
+}
+
+// EndWindow ends the window of scrapes now and returns its end: samples of
+// scrapes served from then on are not measured; those of the window's
+// scrapes still are, whenever they arrive. Every sample counted before
+// EndWindow arrived before its end, so its scrape was served before it.
+func (s *Sink) EndWindow() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.windowEnd = s.now()
+	return s.windowEnd
+}
+
+// Freshness summarises the delays of the window's samples that arrived so
+// far (each copy of a duplicate counts).
+func (s *Sink) Freshness() Freshness {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fresh.Summary()
+}
+
+// inWindowLocked reports whether a scrape served at `at` is one of the
+// window's.
+func (s *Sink) inWindowLocked(at time.Time) bool {
+	return !s.windowStart.IsZero() && !at.Before(s.windowStart) && (s.windowEnd.IsZero() || at.Before(s.windowEnd))
 }
 
 // AllowUnsigned makes the sink accept requests without an Authorization
@@ -139,6 +189,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = &sigv4check.Verifier{}
 	}
 	body, rej := v.ReadBody(w, r)
+	arrived := s.now()
 	unsigned := r.Header.Get("Authorization") == ""
 	s.mu.Lock()
 	skip := unsigned && s.allowUnsigned
@@ -164,7 +215,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.count(wr, len(body), unsigned)
+	s.count(wr, len(body), unsigned, arrived)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -175,13 +226,15 @@ func (s *Sink) reject(reason string) {
 	s.reasons[reason]++
 }
 
-// count adds one decoded request. Label hashing and attribution happen
-// outside the lock; only the map updates are serialised.
-func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
+// count adds one decoded request, which arrived at `arrived`. Label
+// hashing, attribution and the look-up of when each scrape was served
+// happen outside the lock; only the updates are serialised.
+func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool, arrived time.Time) {
 	hashes := make([]uint64, len(wr.Timeseries))
 	type hit struct {
-		k Scrape
-		n int
+		k  Scrape
+		n  int
+		at time.Time // when the scrape was served
 	}
 	var hits []hit
 	var c Counters
@@ -209,13 +262,12 @@ func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
 		if !isSynth(name) {
 			continue
 		}
-		target, known := s.targets[pod]
+		target, known := s.byPod[pod]
 		attribute := func(seq int64, ok bool) {
 			if !known || !ok {
 				c.Unattributed++
 				return
 			}
-			c.Synth++
 			k := Scrape{Target: target, Seq: seq}
 			if n := len(hits); n > 0 && hits[n-1].k == k {
 				hits[n-1].n++
@@ -229,6 +281,18 @@ func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
 		for _, h := range ts.Histograms {
 			attribute(synthtarget.SeqOfNativeHistogram(name, h.GetCountInt()))
 		}
+	}
+	// Consecutive samples of one scrape share a hit: a look-up per run.
+	served := hits[:0]
+	for _, h := range hits {
+		at, ok := s.targets[h.k.Target].ServedAt(h.k.Seq)
+		if !ok {
+			c.Unattributed += int64(h.n) // a value no scrape served
+			continue
+		}
+		c.Synth += int64(h.n)
+		h.at = at
+		served = append(served, h)
 	}
 
 	s.mu.Lock()
@@ -245,8 +309,11 @@ func (s *Sink) count(wr *prompb.WriteRequest, wireBytes int, unsigned bool) {
 	for _, h := range hashes {
 		s.series[h] = struct{}{}
 	}
-	for _, h := range hits {
+	for _, h := range served {
 		s.perScrape[h.k] += h.n
+		if s.inWindowLocked(h.at) {
+			s.fresh.Add(arrived.Sub(h.at), int64(h.n))
+		}
 	}
 }
 

@@ -38,7 +38,9 @@ type Config struct {
 type Scrape struct {
 	// Seq is the scrape's sequence number on its target: 1, 2, 3, ...
 	Seq int64
-	// At is when the answer was written.
+	// At is when the target answered: the answer was rendered and is about
+	// to be written. It is recorded before the first byte is written, so a
+	// sample of the scrape cannot reach anyone before its record exists.
 	At time.Time
 	// LabelSets is how many label sets it held (Scale times Config.LabelSets).
 	LabelSets int
@@ -61,12 +63,16 @@ type Target struct {
 	ln    net.Listener
 	srv   *http.Server
 
-	mu      sync.Mutex
-	seq     int64
-	scrapes []Scrape
-	sets    []labelSet         // grows with Scale, never shrinks
-	labels  [][]*dto.LabelPair // sets' labels for the protobuf exposition (Config.Protobuf)
-	buf     []byte
+	mu     sync.Mutex // held while answering a scrape
+	seq    int64
+	sets   []labelSet         // grows with Scale, never shrinks
+	labels [][]*dto.LabelPair // sets' labels for the protobuf exposition (Config.Protobuf)
+	buf    []byte
+
+	// servedMu guards scrapes apart from mu, so that reading them never
+	// waits for an answer being written to a slow scraper.
+	servedMu sync.Mutex
+	scrapes  []Scrape // scrapes[i].Seq == i+1
 }
 
 // Start listens on Config.Targets free loopback ports and serves /metrics
@@ -160,9 +166,27 @@ func (t *Target) Addr() string { return t.ln.Addr().String() }
 
 // Served returns a copy of the scrapes served so far, in order.
 func (t *Target) Served() []Scrape {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.servedMu.Lock()
+	defer t.servedMu.Unlock()
 	return append([]Scrape(nil), t.scrapes...)
+}
+
+// ServedAt returns when the target answered scrape seq; ok is false for a
+// sequence number it has not served. It takes constant time, for callers
+// that look up every sample's scrape (the benchmark sink's freshness).
+func (t *Target) ServedAt(seq int64) (at time.Time, ok bool) {
+	t.servedMu.Lock()
+	defer t.servedMu.Unlock()
+	if seq < 1 || seq > int64(len(t.scrapes)) {
+		return time.Time{}, false
+	}
+	return t.scrapes[seq-1].At, true
+}
+
+func (t *Target) record(sc Scrape) {
+	t.servedMu.Lock()
+	defer t.servedMu.Unlock()
+	t.scrapes = append(t.scrapes, sc)
 }
 
 // ServeHTTP answers a scrape: the next sequence number's exposition.
@@ -200,8 +224,10 @@ func (t *Target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.buf = appendExposition(t.buf[:0], t.sets[:want], seq)
 	}
 	t.seq = seq
+	// Recorded before the answer is written, so that no sample of it can
+	// reach a sink before its scrape is known (bench freshness).
+	t.record(Scrape{Seq: seq, At: time.Now(), LabelSets: want, Samples: cfg.Samples(want)})
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(t.buf)))
 	_, _ = w.Write(t.buf)
-	t.scrapes = append(t.scrapes, Scrape{Seq: t.seq, At: time.Now(), LabelSets: want, Samples: cfg.Samples(want)})
 }

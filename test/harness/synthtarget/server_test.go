@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -63,6 +64,45 @@ func TestServesDecodableScrapes(t *testing.T) {
 	require.Len(t, s.Targets()[1].Served(), 3)
 	require.Empty(t, s.Targets()[0].Served())
 	require.Equal(t, int64(3*3*SamplesPerLabelSet), s.SamplesServed())
+}
+
+// A scrape's record exists before the first byte of its answer is written,
+// and ServedAt finds it by sequence number.
+func TestServedAtBeforeAnswer(t *testing.T) {
+	s, err := Start(Config{Targets: 1, LabelSets: 2})
+	require.NoError(t, err)
+	defer s.Close()
+	tg := s.Targets()[0]
+	req, _ := http.NewRequest(http.MethodGet, "/metrics", nil)
+	for seq := int64(1); seq <= 3; seq++ {
+		before := time.Now()
+		var seen []bool
+		w := recordingWriter{discardWriter: discardWriter{h: http.Header{}}, onWrite: func() {
+			_, ok := tg.ServedAt(seq)
+			seen = append(seen, ok)
+		}}
+		tg.ServeHTTP(w, req)
+		require.NotEmpty(t, seen)
+		require.NotContains(t, seen, false, "scrape %d answered before it was recorded", seq)
+		at, ok := tg.ServedAt(seq)
+		require.True(t, ok)
+		require.False(t, at.Before(before))
+		require.Equal(t, tg.Served()[seq-1].At, at)
+	}
+	for _, seq := range []int64{0, -1, 4} {
+		_, ok := tg.ServedAt(seq)
+		require.False(t, ok, "seq %d", seq)
+	}
+}
+
+type recordingWriter struct {
+	discardWriter
+	onWrite func()
+}
+
+func (r recordingWriter) Write(p []byte) (int, error) {
+	r.onWrite()
+	return len(p), nil
 }
 
 func TestScale(t *testing.T) {
