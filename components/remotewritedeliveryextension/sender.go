@@ -61,18 +61,18 @@ type sender struct {
 // spread (plus the pipeline's own delay between a scrape and its capture).
 // Two scrapes of a target are in flight together only when its scrape
 // interval is shorter than this spread plus that delay (the batch timeout,
-// 1 s as shipped: 3 s in all), or when the exporter sent a backlog at once;
-// at the shipped 60 s no series is ever reordered. Faster than that, the
-// backend's out-of-order window must take them: AMP's accepts samples that
-// late (60 s by default), so 2 s is well inside it; a backend with no such
-// window (Prometheus by default, or an AMP workspace whose window was set
-// to 0) refuses them with 400 and needs max_in_flight 1, and so does one
-// whose window covers floats only (Prometheus 2.42, the stand-in of the
+// 100 ms as shipped: 2.1 s in all), or when the exporter sent a backlog at
+// once; at the shipped 60 s no series is ever reordered. Faster than that,
+// the backend's out-of-order window must take them: AMP's accepts samples
+// that late (60 s by default), so 2 s is well inside it; a backend with no
+// such window (Prometheus by default, or an AMP workspace whose window was
+// set to 0) refuses them with 400 and needs max_in_flight 1, and so does
+// one whose window covers floats only (Prometheus 2.42, the stand-in of the
 // tests, refuses a native histogram out of order, and its whole request
-// with it). Two seconds of
-// requests are also enough to keep a large volume flowing: 45 requests at
-// 500 K series every 10 s, against the 4 in flight that max_in_flight
-// allows by default (bench/RESULTS.md, section queue-500k-50ms).
+// with it). Two seconds of requests are also enough to keep a large volume
+// flowing: 45 requests at 500 K series every 10 s, against the 4 in flight
+// that max_in_flight allows by default (bench/RESULTS.md, section
+// queue-500k-50ms).
 const inFlightSpread = 2 * time.Second
 
 // run delivers until stop is done or the queue is closed, then closes done.
