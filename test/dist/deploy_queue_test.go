@@ -5,9 +5,11 @@ package dist
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,16 +19,17 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/test/harness/otelop"
 )
 
-// TestDeployQueueOutlivesPod: where each mode keeps the remote_write_delivery
+// TestDeployQueueVolume: where each mode keeps the remote_write_delivery
 // queue, in the pod the operator makes: the volume is mounted at the
 // directory the configuration resolves to; in deployment mode an emptyDir
 // (container restarts), in daemonset mode a directory of the node per
 // collector resource, handed to the collector's user by an init container
-// (root with CAP_CHOWN only) while the collector stays non-root, and a
-// rollout that never starts a second pod on the node beside the first; in
-// statefulset mode a volume claim per replica, writable through fsGroup.
-// Every volume holds the queue's bound with room to spare.
-func TestDeployQueueOutlivesPod(t *testing.T) {
+// (root with CAP_CHOWN only, run here twice as a node's first and next
+// pod would) while the collector stays non-root, and a rollout that never
+// starts a second pod on the node beside the first; in statefulset mode a
+// volume claim per replica, writable through fsGroup. Every volume holds
+// the queue's bound with room to spare.
+func TestDeployQueueVolume(t *testing.T) {
 	uid, gid := imageUser(t)
 	for file, r := range deployCollectors(t) {
 		t.Run(file, func(t *testing.T) {
@@ -76,13 +79,11 @@ func TestDeployQueueOutlivesPod(t *testing.T) {
 				require.Len(t, pod.Spec.InitContainers, 1)
 				init := pod.Spec.InitContainers[0]
 				initDir := mountOf(t, init, storage)
-				chown := regexp.MustCompile(`\bchown (\d+):(\d+) (\S+)`).FindStringSubmatch(strings.Join(init.Command, " "))
-				require.NotNil(t, chown, "the init container hands the directory over: %v", init.Command)
-				require.Equal(t, []string{fmt.Sprint(uid), fmt.Sprint(gid), initDir}, chown[1:])
 				isc := init.SecurityContext
 				require.Equal(t, int64(0), *isc.RunAsUser, "chown needs root")
 				require.Equal(t, []corev1.Capability{"ALL"}, isc.Capabilities.Drop)
 				require.Equal(t, []corev1.Capability{"CHOWN"}, isc.Capabilities.Add, "and nothing but CAP_CHOWN")
+				requireHandsOverEachTime(t, init, initDir, uid, gid)
 				require.Equal(t, false, *isc.AllowPrivilegeEscalation)
 				require.Nil(t, pod.Spec.SecurityContext, "no pod-level user that would make the init container non-root")
 				// The queue's lock refuses a second process on the directory:
@@ -103,6 +104,37 @@ func TestDeployQueueOutlivesPod(t *testing.T) {
 				t.Fatalf("mode %s: where does it keep the queue?", r.Mode())
 			}
 		})
+	}
+}
+
+// requireHandsOverEachTime runs the init container's command on a directory
+// of this machine standing in for the node's, as the container runs it:
+// root with nothing but the capabilities it adds (setpriv). It runs twice,
+// as for a node's first collector pod and for the next one, which finds the
+// directory the collector's already (chmod then needs CAP_FOWNER, which the
+// container does not have): both must succeed and leave the directory the
+// collector's user's, mode 0700.
+func requireHandsOverEachTime(t *testing.T, init corev1.Container, initDir string, uid, gid int64) {
+	t.Helper()
+	require.Zero(t, os.Geteuid(), "the init container's command is run as root with only its capabilities (setpriv): run the tests as root, as CI does")
+	require.Len(t, init.Command, 3, "sh -c '<script>'")
+	dir := filepath.Join(t.TempDir(), "queue")
+	require.NoError(t, os.Mkdir(dir, 0o755), "the kubelet creates the hostPath directory: root's, 0755")
+	script := strings.ReplaceAll(init.Command[2], initDir, dir)
+	require.NotEqual(t, init.Command[2], script, "the script names the directory it mounts, %s", initDir)
+	caps := "-all"
+	for _, c := range init.SecurityContext.Capabilities.Add {
+		caps += ",+" + strings.ToLower(string(c))
+	}
+	for _, pod := range []string{"a node's first pod", "the next pod on the node"} {
+		out, err := exec.Command("setpriv", "--bounding-set="+caps, "--inh-caps="+caps, "--",
+			init.Command[0], init.Command[1], script).CombinedOutput()
+		require.NoError(t, err, "the init container of %s fails: %s", pod, out)
+		info, err := os.Stat(dir)
+		require.NoError(t, err)
+		owner := info.Sys().(*syscall.Stat_t)
+		require.Equal(t, []int64{uid, gid}, []int64{int64(owner.Uid), int64(owner.Gid)}, "after %s: the directory's owner", pod)
+		require.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "after %s: the directory's mode", pod)
 	}
 }
 
