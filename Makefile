@@ -127,7 +127,7 @@ unit: ## Unit and golden tests only (no binary, no services).
 golden: build ## Rewrite every golden file (and deploy/'s copies of configs/); review the diff like code.
 	UPDATE_GOLDEN=1 $(GO) test -tags $(BUILD_TAGS) -count=1 ./...
 	UPDATE_GOLDEN=1 $(GO) test -tags $(BUILD_TAGS),e2e -count=1 -run TestDeployCollectorsValidate ./test/dist/
-	git status --short -- '*testdata*'
+	git status --short -- '*testdata*' deploy/
 
 .PHONY: e2e
 e2e: build ensure-prometheus k8s-binaries ## The workshop on one machine, asserted through PromQL; the built binary, the image contents and deploy/ as kustomize builds it.
