@@ -39,10 +39,11 @@ type Config struct {
 	SyncInterval time.Duration `mapstructure:"sync_interval"`
 	// Timeout bounds every attempt to send a request. Default: 30s.
 	Timeout time.Duration `mapstructure:"timeout"`
-	// MaxInFlight is how many requests are sent at once, in the queue's
-	// order (and committed in that order), among requests captured within
-	// inFlightSpread of each other: sender.go says why, and why a backend
-	// without an out-of-order window needs 1. 1 to 16. Default: 4.
+	// MaxInFlight bounds the requests sent and not yet committed at once
+	// (sent in the queue's order, committed in that order), among requests
+	// captured within inFlightSpread of each other: sender.go says why, and
+	// why a backend without an out-of-order window needs 1. 1 to 16.
+	// Default: 4.
 	MaxInFlight int `mapstructure:"max_in_flight"`
 	// Retry paces the attempts after a failure.
 	Retry RetryConfig `mapstructure:"retry"`

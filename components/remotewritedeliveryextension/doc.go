@@ -6,11 +6,12 @@
 // builds (the snappy-compressed protobuf and its remote-write headers) is
 // appended, unsigned, to an on-disk queue of its own (internal/diskqueue),
 // and the exporter is answered 204 once it is there. A sender reads the
-// queue in order, up to max_in_flight requests at once (inFlightSpread in
-// sender.go bounds which), and sends each request as it was captured,
-// signed afresh at every attempt by the configured authenticator
-// (sigv4auth): no protobuf is decoded or re-encoded, and a request queued
-// through an outage longer than a signature's validity is still accepted.
+// queue in order, up to max_in_flight requests sent and not yet committed
+// (inFlightSpread in sender.go bounds which), and sends each request as it
+// was captured, signed afresh at every attempt by the configured
+// authenticator (sigv4auth): no protobuf is decoded or re-encoded, and a
+// request queued through an outage longer than a signature's validity is
+// still accepted.
 //
 // What each answer of the backend does to a request (delivered, retried,
 // kept, dropped) is the README's table "What happens to a request"; judge

@@ -176,6 +176,10 @@ func (e *deliveryExtension) openQueue(ctx context.Context, opts diskqueue.Option
 	}
 }
 
+// errAlreadyUsed is RoundTripper's error for a second exporter naming the
+// component.
+var errAlreadyUsed = errors.New("already used by another exporter: give each exporter its own remote_write_delivery/<name>")
+
 // RoundTripper starts delivering the queue through base (the exporter's
 // middlewares and transport) signed by the authenticator, and returns the
 // capture the exporter sends its requests to. One exporter per component:

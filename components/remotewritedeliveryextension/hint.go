@@ -11,7 +11,9 @@ import (
 // hint says what to check for cause c of the backend's answer to a request
 // whose body is body; sent is the request as sent (signed). Options and
 // values it names come from the configuration and the code that applies
-// them (hint_test.go pins the rest to the Config).
+// them; TestMessagesNameRealOptions and TestStatedDefaultsMatch
+// (options_test.go) check every option and default they name against the
+// Config.
 func (s *sender) hint(c cause, sent *http.Request, body []byte) string {
 	switch c.reason {
 	case "credentials":
@@ -33,7 +35,7 @@ func (s *sender) hint(c cause, sent *http.Request, body []byte) string {
 	case "bad_request":
 		return "the backend refused the payload: see backend_message"
 	default:
-		return "the backend refuses this request for good (a 4xx answer other than 401, 403, 408 and 429 is not retried): see backend_message, and check the exporter's endpoint"
+		return "the backend's answer is final: a 3xx (redirects are not followed) or a 4xx other than 401, 403, 408 and 429 is not retried; see backend_message, and check the exporter's endpoint"
 	}
 }
 
@@ -46,7 +48,7 @@ func outOfOrderHint(maxInFlight int) string {
 		return older + "requests are sent one at a time (max_in_flight 1), so they were out of order when captured: " + oneWriter
 	}
 	return fmt.Sprintf("%swith max_in_flight %d, requests captured up to %s apart are in flight together and can arrive in any order; "+
-		"the backend needs an out-of-order window longer than that (AMP's is 60 s unless the workspace set it to 0), or set max_in_flight: 1; and %s",
+		"the backend needs an out-of-order window longer than that (an AMP workspace's can be set to 0), or set max_in_flight: 1; and %s",
 		older, maxInFlight, inFlightSpread, oneWriter)
 }
 

@@ -220,7 +220,8 @@ func TestMessagesNameRealOptions(t *testing.T) {
 // TestStatedDefaultsMatch: every default stated for an option, in a
 // message ("option (default X)"), in the Config's field docs ("Default:
 // X.") and in the README (its option table and "`option` (X)" in prose),
-// is createDefaultConfig's; the README's table lists every option once.
+// reads as a value of the option and is createDefaultConfig's; the
+// README's table lists every option once.
 func TestStatedDefaultsMatch(t *testing.T) {
 	ours := ourOptions()
 	f := func(where, option, stated string) {
@@ -228,9 +229,7 @@ func TestStatedDefaultsMatch(t *testing.T) {
 		v, ok := ours[option]
 		require.True(t, ok, "%s: %q is not an option", where, option)
 		want, ok := parseStated(v, stated)
-		if !ok {
-			return // not a value ("see above"): nothing stated
-		}
+		require.True(t, ok, "%s: %s stated as %q, which is no value of it", where, option, stated)
 		require.Equal(t, v.Interface(), want, "%s: %s stated as %q, but its default is %v", where, option, stated, v.Interface())
 	}
 

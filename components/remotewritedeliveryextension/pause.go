@@ -7,25 +7,22 @@ import (
 
 // queuePause is the queue's one retry clock: a "not before" deadline that
 // every attempt of every request waits for. Every failed attempt pauses
-// the whole queue; no request waits on a clock of its own. This is the one
-// statement of the rule (the README's table says it for users):
+// the whole queue; no request waits on a clock of its own. This comment
+// states the clock's rule. Which answer waits how long, and whether a 2xx
+// ends that wait ("firm"), is the answer policy: the README's table "What
+// happens to a request" states it, judge and verdict.firm apply it, and
+// the sender hands each failure's wait and firmness to failed.
 //
-//   - A failed attempt extends the deadline to now plus the wait its answer
-//     calls for, never shortens it: no answer, a 5xx or a 408 the backoff
-//     (or a longer Retry-After); a 429 the same; a 401, a 403 or an
-//     attempt the authenticator could not sign retry::credentials_interval.
+//   - A failed attempt extends the deadline to now plus its wait, never
+//     shortens it.
 //   - The backoff's exponent counts the queue's consecutive failed rounds,
 //     not each request's attempts: a failure that comes back while the
 //     queue is already paused is an attempt sent before that pause, failing
 //     for the same reason, and joins it without raising the exponent. The
 //     requests in flight together fail together and count once, so one
 //     request alone backs off as the queue does.
-//   - A 2xx ends the failure streak (the exponent restarts) and the part of
-//     the pause that no answer, a 5xx or a 408 set: the backend is
-//     evidently back. It never ends what a 429, a 401, a 403 or an
-//     unsigned attempt set ("firm"): Retry-After and refused credentials
-//     are the backend's instruction, and that 2xx answered a request sent
-//     before the refusal.
+//   - A 2xx ends the failure streak (the exponent restarts) and the pause,
+//     but for its firm part, which only its deadline ends.
 //
 // With several requests in flight, each on its own clock would keep
 // sending into a refusal (the next request goes out as soon as one before
@@ -50,7 +47,9 @@ type queuePause struct {
 
 // failed records a failed attempt: the queue waits at least wait(exponent)
 // from now, exponent being the queue's consecutive failed rounds before
-// this one's; firm when a 2xx must not end that wait. It returns the wait.
+// this one's; firm when a 2xx must not end that wait. It returns how long
+// the queue is now paused, which a longer pause already under way makes
+// longer than this attempt's own wait.
 func (p *queuePause) failed(wait func(exponent int) time.Duration, firm bool) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -66,7 +65,7 @@ func (p *queuePause) failed(wait func(exponent int) time.Duration, firm bool) ti
 	if firm && until.After(p.firm) {
 		p.firm = until
 	}
-	return d
+	return p.until.Sub(now)
 }
 
 // succeeded records a 2xx: the failure streak ends, and so does the pause

@@ -14,8 +14,9 @@ import (
 
 // TestQueuePauseRule: queuePause's rule, on its own. The exponent counts
 // rounds: a failure while the queue is paused joins the pause, one after
-// it starts the next round. A 2xx ends the streak and the pause the
-// failures set, waking the waiting requests, but not a firm pause.
+// it starts the next round, and either returns the whole pause left. A
+// 2xx ends the streak and the pause the failures set, waking the waiting
+// requests, but not a firm pause.
 func TestQueuePauseRule(t *testing.T) {
 	var p queuePause
 	var exponents []int
@@ -48,6 +49,8 @@ func TestQueuePauseRule(t *testing.T) {
 
 	exponents = nil
 	p.failed(wait(time.Hour), true) // a 429: firm
+	require.Greater(t, p.failed(wait(time.Second), false), 59*time.Minute,
+		"a failure joining a longer pause returns its own wait, not the pause")
 	p.succeeded()
 	require.Greater(t, func() time.Duration { d, _ := p.remaining(); return d }(), 59*time.Minute, "a 2xx ended a firm pause")
 	p.failed(wait(2*time.Hour), false) // a 503 on top of it
@@ -206,9 +209,10 @@ func TestSuccessEndsOnlyAFailurePause(t *testing.T) {
 // Retry-After) and later a 403, each answered to a request that is not the
 // oldest in flight, pause every request of the queue: no request reaches
 // the backend until the pause has passed (Retry-After for the 429, at least
-// half of retry::credentials_interval for the 403), although the requests
-// answered 200 meanwhile leave room in max_in_flight. Each refusal is one
-// pause and one resumption; everything is delivered once, in order.
+// half of retry::credentials_interval for the 403), although the oldest
+// request in flight, answered 200 and committed meanwhile, leaves room in
+// max_in_flight for one more. Each refusal is one pause and one
+// resumption; everything is delivered once, in order.
 func TestRefusalPausesTheWholeQueue(t *testing.T) {
 	const requests = 12
 	cfg := testConfig(t.TempDir())
@@ -266,12 +270,14 @@ func TestRefusalPausesTheWholeQueue(t *testing.T) {
 // waveAnswer answers TestRefusalPausesTheWholeQueue's requests by body and
 // attempt: the first wave is held until four requests are in flight;
 // request 1 is refused 429 (Retry-After: 1) and, once the sender counted
-// that retry, requests 0, 2 and 3 are answered 200, so that room is made in
-// max_in_flight during the pause; later request 5 is refused 403 once the
-// four in flight with it (1, 4, 6, 7) arrived, and 4, 6 and 7 answered 200
-// once that retry is counted. Every other attempt is answered 200. The
-// gates make the test's order the only possible one, so the windows'
-// counts are exact.
+// that retry, requests 0, 2 and 3 are answered 200: 0 is committed, which
+// makes room in max_in_flight (for request 4) during the pause, while 2
+// and 3 wait for 1. After the pause, 1 is delivered, and 4 to 7 sent; 5 is
+// refused 403 once those five attempts arrived, and 4, 6 and 7 (in flight
+// with it) answered 200 once that retry is counted: 4 is committed, making
+// room for request 8 during the pause. Every other attempt is answered
+// 200. The gates make the test's order the only possible one, so the
+// windows' counts are exact.
 func waveAnswer(t *testing.T, fx *fixture, sb *scriptedBackend, w http.ResponseWriter, request, attempt int, refuse func(status int)) {
 	retried := func(reason string) func() bool {
 		return func() bool { return fx.sum(t, "otelcol_remote_write_retried_requests", "reason", reason) >= 1 }

@@ -20,9 +20,9 @@ import (
 	"github.com/otelcol-eks/otelcol-eks/components/remotewritedeliveryextension/internal/diskqueue"
 )
 
-// sender delivers the queue's requests in order, up to max_in_flight at
-// once among requests captured within inFlightSpread of each other, and
-// commits them in that order. It handles bytes only: the body is sent as
+// sender delivers the queue's requests in order, up to max_in_flight sent
+// and not yet committed, among requests captured within inFlightSpread of
+// each other, and commits them in that order. It handles bytes only: the body is sent as
 // it was captured, and every attempt is signed afresh by the transport
 // (the authenticator around the exporter's transport), so that a request
 // queued through an outage longer than the signature's validity (5
@@ -53,26 +53,29 @@ type sender struct {
 
 // inFlightSpread bounds how far apart, by capture time, the requests in
 // flight at once are: a request captured more than that after the first
-// of those in flight waits until they are all done with. This is the one
-// statement of why.
+// of those in flight waits until they are all done with. This comment is
+// the one statement of why, and of what it costs.
 //
-// Requests in flight together can reach the backend in any order, so the
-// samples of a series in two of them can arrive out of order by up to this
-// spread (plus the pipeline's own delay between a scrape and its capture).
-// Two scrapes of a target are in flight together only when its scrape
-// interval is shorter than this spread plus that delay (the batch timeout,
-// 100 ms as shipped: 2.1 s in all), or when the exporter sent a backlog at
-// once; at the shipped 60 s no series is ever reordered. Faster than that,
-// the backend's out-of-order window must take them: AMP's accepts samples
-// that late (60 s by default), so 2 s is well inside it; a backend with no
-// such window (Prometheus by default, or an AMP workspace whose window was
-// set to 0) refuses them with 400 and needs max_in_flight 1, and so does
-// one whose window covers floats only (Prometheus 2.42, the stand-in of the
-// tests, refuses a native histogram out of order, and its whole request
-// with it). Two seconds of requests are also enough to keep a large volume
-// flowing: 45 requests at 500 K series every 10 s, against the 4 in flight
-// that max_in_flight allows by default (bench/RESULTS.md, section
+// Requests in flight together keep a large volume flowing against the
+// backend's latency, and two seconds of requests are enough of them: 45
+// requests at 500 K series every 10 s, against the 4 in flight that
+// max_in_flight allows by default (bench/RESULTS.md, section
 // queue-500k-50ms).
+//
+// The cost: requests in flight together can reach the backend in any
+// order, so two samples of a series in two of them can arrive out of
+// order, by up to this spread plus the pipeline's own delay between a
+// scrape and its capture (up to the batch processor's timeout, 100 ms as
+// shipped). Two scrapes of a series are captured within the spread when
+// its scrape interval is 2.1 s or less (with that timeout), or at
+// any interval when the exporter sends a backlog at once; at a 60 s
+// scrape interval (the shipped one), only such a backlog can be
+// reordered. The backend's out-of-order window must take that: AMP's
+// does (60 s unless the workspace sets it to 0); a backend without one,
+// or whose window takes floats only (Prometheus 2.42, the stand-in of the
+// tests, for a native histogram), refuses the whole request (400,
+// out_of_order) and needs max_in_flight 1 (the README names such
+// backends for users).
 const inFlightSpread = 2 * time.Second
 
 // run delivers until stop is done or the queue is closed, then closes done.
@@ -81,8 +84,8 @@ const inFlightSpread = 2 * time.Second
 func (s *sender) run() {
 	defer close(s.done)
 	// flights is the commit order; the committer holds one flight while
-	// the channel holds the others, so its capacity bounds the requests in
-	// flight at max_in_flight.
+	// the channel holds the others, so its capacity bounds the requests
+	// sent and not yet committed at max_in_flight.
 	flights := make(chan *flight, s.cfg.MaxInFlight-1)
 	committed := make(chan struct{})
 	go func() {
@@ -258,9 +261,10 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest) (again bool) 
 			return true
 		}
 		s.answered(ctx, 0)
-		wait := s.pause.failed(s.backoff, retry.firm()) // no answer is judged as a 5xx
+		// No answer has a 5xx's verdict, retry (judge never sees it).
+		wait := s.pause.failed(s.backoff, retry.firm())
 		s.rep.retried(ctx, retryReason(0), "connection", zapcore.WarnLevel,
-			"remote-write backend not reached: the queue waits its backoff, then retries",
+			"remote-write backend not reached: the queue waits at least its backoff, then retries",
 			zap.Error(err), zap.String("endpoint", endpoint(req.url)), zap.Duration("queue_paused_for", wait))
 		return true
 	}
@@ -278,19 +282,15 @@ func (s *sender) attempt(ctx context.Context, req capturedRequest) (again bool) 
 		s.rep.tel.RemoteWriteSentRequests.Add(ctx, 1)
 		s.rep.tel.RemoteWriteSentBytes.Add(ctx, int64(len(req.body)))
 		return false
-	case retry:
+	case retry, throttled:
 		message := readMessage(resp.Body)
 		wait := s.pause.failed(s.backoffOrRetryAfter(resp.Header), v.firm())
+		backend := "remote-write backend failing"
+		if v == throttled {
+			backend = "remote-write backend throttles"
+		}
 		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
-			"remote-write backend failing: the queue waits its backoff, then retries",
-			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)),
-			zap.Duration("queue_paused_for", wait))
-		return true
-	case throttled:
-		message := readMessage(resp.Body)
-		wait := s.pause.failed(s.backoffOrRetryAfter(resp.Header), v.firm())
-		s.rep.retried(ctx, retryReason(resp.StatusCode), strconv.Itoa(resp.StatusCode), zapcore.WarnLevel,
-			"remote-write backend throttles: the queue waits (its backoff or Retry-After), then retries",
+			backend+": the queue waits at least its backoff (or the Retry-After, if longer), then retries",
 			zap.Int("status_code", resp.StatusCode), zap.String("backend_message", message), zap.String("endpoint", endpoint(req.url)),
 			zap.Duration("queue_paused_for", wait))
 		return true
@@ -400,5 +400,3 @@ func drain(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainBytes))
 	_ = body.Close()
 }
-
-var errAlreadyUsed = errors.New("already used by another exporter: give each exporter its own remote_write_delivery/<name>")

@@ -85,8 +85,12 @@
 // # Concurrency
 //
 // Append, Stats and Close are safe for concurrent use. Next and Commit
-// belong to a single consumer: call them from one goroutine at a time.
-// Appends are serialised (and, with SyncInterval 0, each waits for its own
-// fsync); the consumer reads with its own file handle and never reads
-// beyond the last record whose Append has completed.
+// belong to a single consumer: Next is called from one goroutine at a
+// time and Commit from one goroutine at a time, and the two may run
+// concurrently (reading in one goroutine, committing in another). Each has
+// scratch state of its own that it uses with the queue's lock released,
+// so two concurrent calls of the same one would race. Appends are
+// serialised (and, with SyncInterval 0, each waits for its own fsync); the
+// consumer reads with its own file handle and never reads beyond the last
+// record whose Append has completed.
 package diskqueue

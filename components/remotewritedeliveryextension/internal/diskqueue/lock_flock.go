@@ -11,10 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrLocked is returned by Open, wrapped, when another process holds the
-// directory's lock: a second queue on one directory is refused.
-var ErrLocked = errors.New("locked by another process")
-
 // lockDir takes an exclusive flock(2) on dir's lock file. The kernel drops
 // it when the process dies, so a SIGKILLed owner never blocks a restart.
 func lockDir(dir string) (*os.File, error) {

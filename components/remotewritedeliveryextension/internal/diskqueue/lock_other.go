@@ -3,14 +3,9 @@
 package diskqueue
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 )
-
-// ErrLocked is returned by Open, wrapped, when another process holds the
-// directory's lock; without flock(2) it is never returned.
-var ErrLocked = errors.New("locked by another process")
 
 // lockDir only creates the lock file: without flock(2), two queues on one
 // directory are not detected.

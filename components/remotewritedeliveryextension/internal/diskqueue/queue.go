@@ -67,6 +67,11 @@ var (
 	// ErrClosed is returned by every method but Stats and Close once Close
 	// has been called, and by a Next that Close unblocked.
 	ErrClosed = errors.New("diskqueue: closed")
+	// ErrLocked is returned by Open, wrapped, when another process holds
+	// the directory's lock: a second queue on one directory is refused.
+	// Only where flock(2) exists (lock_flock.go; lock_other.go never
+	// returns it).
+	ErrLocked = errors.New("locked by another process")
 	// ErrTooLarge is returned by Append for data longer than MaxBytes/2:
 	// storing it would drop half the queue or more.
 	ErrTooLarge = errors.New("diskqueue: record larger than MaxBytes/2")
@@ -155,9 +160,12 @@ type Queue struct {
 	readerSeq       uint64   // the segment readerFile is open on
 	peekHeader      [headerSize]byte
 	free            [][]byte // spare read buffers, at most maxFree
-	consumedSeqs    []uint64 // scratch: segments consumed by the current Commit
 
-	// The consumer's own: used by Next, one goroutine at a time.
+	// Commit's own, one goroutine at a time: the segments consumed by the
+	// current Commit, filled under mu and deleted after it is released.
+	consumedSeqs []uint64
+
+	// Next's own, one goroutine at a time: read into with mu released.
 	readerHeader [headerSize]byte
 
 	// positionMu guards the position file.

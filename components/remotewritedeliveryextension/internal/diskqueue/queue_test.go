@@ -190,15 +190,6 @@ func TestOpenOptions(t *testing.T) {
 	f(Options{Dir: "q", MaxBytes: 1 << 20, SegmentBytes: 1 << 10, SyncInterval: -time.Second}, true)
 }
 
-func TestOpenTwice(t *testing.T) {
-	opts := testOptions(t, nil)
-	mustOpen(t, opts)
-	if q, err := Open(opts); err == nil {
-		_ = q.Close()
-		t.Fatal("a second Open of the same directory succeeded")
-	}
-}
-
 func TestOrder(t *testing.T) {
 	// f appends records of the given sizes, consumes the first committed
 	// ones, reopens, and expects the rest in order.

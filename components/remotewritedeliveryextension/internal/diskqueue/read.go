@@ -24,7 +24,8 @@ import (
 // running out of file descriptors) that left the queue as it was: Next may
 // be called again.
 //
-// Next and Commit belong to a single consumer goroutine.
+// Next is called from one goroutine at a time, which may run concurrently
+// with Commit's (see the package documentation, Concurrency).
 func (q *Queue) Next(ctx context.Context) (Record, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -211,6 +212,9 @@ func (q *Queue) settleLocked(popped *[]uint64) {
 // The position moves in memory even if saving it fails: the error is
 // returned to be counted or logged, and the next successful save (or a
 // re-delivery after a restart) makes up for it.
+//
+// Commit is called from one goroutine at a time, which may run
+// concurrently with Next's (see the package documentation, Concurrency).
 func (q *Queue) Commit() error {
 	q.mu.Lock()
 	if q.closed {
