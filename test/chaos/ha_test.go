@@ -42,9 +42,10 @@ const (
 	// haInterval is every scrape interval of the pair (shipped: 60 s).
 	haInterval = time.Second
 	// haBatchTimeout is the shipped batch processor's timeout: the longest
-	// a replica scraping many targets goes between two requests, so the
-	// longest until the standby's next request once AMP's failover timeout
-	// is over.
+	// a sample waits in a replica before the request carrying it is sent,
+	// so the leader's last stored sample of a series may be that much (and
+	// a scrape interval) older than its last request, from whose arrival
+	// AMP's failover timeout counts.
 	haBatchTimeout = 100 * time.Millisecond
 	// haRateInterval is Grafana's $__rate_interval for the collector
 	// dashboard's queries.
@@ -394,14 +395,15 @@ func (p *haPair) checkHASeries(t testing.TB) map[string]haSeriesCheck {
 // TestHAFailover runs the HA pair (deploy/ha) into the stand-in with AMP's
 // deduplication on, then SIGKILLs the leader for good. The standby takes
 // over once the leader has been silent for the failover timeout; in every
-// stored series the longest gap is at most that timeout plus one scrape
-// interval, plus the batch timeout the leader's last samples spent in
-// memory before AMP's timer started; each series holds the leader's samples
-// and then the standby's, never both replicas' of one moment, and no
-// __replica__ label. The dashboards' PromQL is unchanged: the orders
-// dashboard answers exactly what the demo reports, and the collector
-// dashboard shows both collectors, the standby too (its own metrics go in
-// requests without __replica__, which AMP does not deduplicate).
+// stored series two consecutive samples are at most that timeout plus two
+// scrape intervals apart, plus the batch timeout the leader's last samples
+// spent in memory before AMP's timer started; each series holds the
+// leader's samples and then the standby's, never both replicas' of one
+// moment, and no __replica__ label. The dashboards' PromQL is unchanged:
+// the orders dashboard answers exactly what the demo reports, and the
+// collector dashboard shows both collectors, the standby too (its own
+// metrics go in requests without __replica__, which AMP does not
+// deduplicate).
 func TestHAFailover(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
@@ -433,6 +435,11 @@ func TestHAFailover(t *testing.T) {
 		float64(after["not_ha"]-samples["not_ha"])/steady)
 	requireQueueGauges(t, p.replicas[leader].c)
 
+	// The replica killed must be the one the stand-in stores: one election
+	// so far, of the leader read at the start.
+	elected := p.b.standin.Stats().HA
+	require.Equal(t, int64(1), elected.LeaderChanges[haCluster], "the lead changed hands before the kill (%s led at the start): %+v; elections:\n%s",
+		leader, elected, strings.Join(elections(t), "\n"))
 	p.replicas[leader].c.kill()
 	killedAt := time.Now()
 	t.Logf("%s leader %s killed (SIGKILL) for good", killedAt.Format("15:04:05.000"), leader)
@@ -442,16 +449,16 @@ func TestHAFailover(t *testing.T) {
 	require.Equal(t, int64(2), st.LeaderChanges[haCluster], "one election, one failover: %+v", st)
 
 	// Stored: the leader's samples, then the standby's; the gap between
-	// them bounded. A series goes without samples, beyond its own
-	// interval, for at most the failover timeout (counted from the leader's
-	// last request, which comes at most one interval after its last sample
-	// of the series) plus one scrape interval plus one batch timeout (until
-	// the standby's next request reaches AMP once the timeout is over): so
-	// two consecutive samples are at most that plus one interval apart.
-	// The standby's samples of the series scraped before its first stored
-	// request are the ones AMP dropped as duplicates meanwhile: the longer
-	// the batch timeout, the more of them that request carries, the shorter
-	// the gap.
+	// them bounded. Let R_L be the arrival of the leader's last request.
+	// The leader scrapes the series every interval and sends a sample at
+	// most a batch timeout after its scrape, so its last stored sample t_L
+	// is at least R_L − interval − batch timeout. AMP takes the standby's
+	// requests from R_L + failover timeout on, and the standby's first
+	// scrape of the series after that moment is in such a request, so its
+	// first stored sample t_S is before R_L + failover timeout + interval
+	// (earlier when that request also carries scrapes from before that
+	// moment). Hence
+	// t_S − t_L < 2·interval + failover timeout + batch timeout.
 	bound := haInterval + haFailover + haInterval + haBatchTimeout
 	var longest time.Duration
 	var longestSeries string
@@ -669,7 +676,13 @@ func TestHARestartsDuringOutage(t *testing.T) {
 	require.Zero(t, tl.Unknown)
 	// The elected replica's queue starts with its last batch before the
 	// outage, which AMP had deduplicated: its first samples may be older
-	// than the previous leader's last ones, by up to a batch timeout.
+	// than the previous leader's last ones (which are older than the
+	// outage) by up to a batch timeout, the time they waited in the batch,
+	// plus the scrape's duration (a sample bears its scrape's start) and
+	// the time from the batch's capture to the outage's start. The last
+	// two take milliseconds on an idle machine; half a scrape interval is
+	// room for a loaded one, and still less than the interval between two
+	// scrapes of a series.
 	var overlap time.Duration
 	for series, c := range p.checkHASeries(t) {
 		require.Equal(t, winner, c.owners[len(c.owners)-1], series)

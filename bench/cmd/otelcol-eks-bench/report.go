@@ -53,18 +53,55 @@ func (r runResult) summary() string {
 	if r.Served == 0 {
 		return fmt.Sprintf("round %d %-24s FAILED: %s", r.Round, r.Subject, r.Err)
 	}
-	s := fmt.Sprintf("round %d %-24s %7.2f CPU-s/M samples  %6.1f MiB/100K steady  %6.1f MiB/100K peak  %5.1f B/sample  fresh p50/p99/max %.0f/%.0f/%.0f ms  delivered %d/%d (missing %d, extra %d)  load %.2f→%.2f",
-		r.Round, r.Subject, r.CPUPerMillion(), r.RSSPer100K(), r.HWMPer100K(), r.BytesPerSample(), r.FreshnessP50(), r.FreshnessP99(), r.FreshnessMax(),
+	s := fmt.Sprintf("round %d %-24s %7.2f CPU-s/M samples  %6.1f MiB/100K steady  %6.1f MiB/100K peak  %5.1f B/sample  fresh p50/p99/max %s/%s/%s ms  delivered %d/%d (missing %d, extra %d)  load %.2f→%.2f",
+		r.Round, r.Subject, r.CPUPerMillion(), r.RSSPer100K(), r.HWMPer100K(), r.BytesPerSample(),
+		fmtMS(freshnessP50(r)), fmtMS(freshnessP99(r)), fmtMS(freshnessMax(r)),
 		r.Delivered, r.Served, r.Missing, r.Extra, r.Load1[0], r.Load1[1])
+	if why := freshnessLeftOut(r); why != "" {
+		s += "  " + why
+	}
 	if r.Err != "" {
 		s += "  ERROR: " + r.Err
 	}
 	return s
 }
 
-// metric is one column of the summary: how to read it from a run, and
-// whether the summary shows the worst run (the largest value) rather than
-// the mean over rounds.
+// freshnessLeftOut says why the run's freshness is not reported, or ""
+// when it is. With samples missing, the histogram lacks those that never
+// arrived (or arrived unrecognisable), likely the slowest, so its p99 and
+// max would be biased low; with no sample, its quantiles are zeros, not
+// delays. Unattributed samples alone leave it whole: they are values no
+// scrape served, and a served sample that became one is missing too.
+func freshnessLeftOut(r runResult) string {
+	switch {
+	case r.Missing > 0:
+		return fmt.Sprintf("freshness left out: %d samples missing", r.Missing)
+	case r.Freshness.Samples == 0:
+		return "freshness left out: no sample measured"
+	}
+	return ""
+}
+
+// onlyMeasured reads f of a run whose freshness is reported and NaN of
+// any other (see freshnessLeftOut); means, worsts and ratios skip NaN.
+func onlyMeasured(f func(runResult) float64) func(runResult) float64 {
+	return func(r runResult) float64 {
+		if freshnessLeftOut(r) != "" {
+			return math.NaN()
+		}
+		return f(r)
+	}
+}
+
+var (
+	freshnessP50 = onlyMeasured(runResult.FreshnessP50)
+	freshnessP99 = onlyMeasured(runResult.FreshnessP99)
+	freshnessMax = onlyMeasured(runResult.FreshnessMax)
+)
+
+// metric is one column of the summary: how to read it from a run (NaN
+// when the run has no value), and whether the summary shows the worst run
+// (the largest value) rather than the mean over rounds.
 type metric struct {
 	name  string
 	unit  string
@@ -78,19 +115,20 @@ var metrics = []metric{
 	{name: "steady RSS per 100K series", unit: "MiB", value: runResult.RSSPer100K},
 	{name: "peak RSS per 100K series", unit: "MiB", value: runResult.HWMPer100K},
 	{name: "bytes per sample on the wire", unit: "B", value: runResult.BytesPerSample},
-	{name: "freshness p50 ms", unit: "ms", value: runResult.FreshnessP50},
-	{name: "freshness p99 ms", unit: "ms", value: runResult.FreshnessP99},
-	{name: "freshness max ms", unit: "ms", value: runResult.FreshnessMax, worst: true},
+	{name: "freshness p50 ms", unit: "ms", value: freshnessP50},
+	{name: "freshness p99 ms", unit: "ms", value: freshnessP99},
+	{name: "freshness max ms", unit: "ms", value: freshnessMax, worst: true},
 }
 
-// summarise is the metric's value over runs: the mean, or the worst.
+// summarise is the metric's value over the runs that have one: the mean,
+// or the worst; NaN when none has.
 func (mt metric) summarise(runs []runResult) float64 {
 	if !mt.worst {
 		return mean(runs, mt.value)
 	}
 	v := math.NaN()
 	for _, r := range runs {
-		if x := mt.value(r); math.IsNaN(v) || x > v {
+		if x := mt.value(r); !math.IsNaN(x) && (math.IsNaN(v) || x > v) {
 			v = x
 		}
 	}
@@ -140,14 +178,14 @@ func renderSection(o options, m machine, results []runResult) string {
 		p("- Targets answer in the protobuf exposition when asked; %g of the label sets have a native histogram (20 buckets, one sample) instead of the classic one: %d series.\n", o.synth.NativeHistograms, o.activeSeries())
 	}
 	p("- Samples are attributed to their scrape by value; *delivered* counts the samples of the scrapes served in the window that reached the SigV4-verifying sink (each exactly once).\n")
-	p("- Freshness: for every delivered sample of those scrapes, the time from the target's answer to the arrival of its request at the sink (a histogram of 1.6 %% resolution); the sink answers %s.\n\n", sinkAnswer(o.sinkLatency))
+	p("- Freshness: for every delivered sample of those scrapes, the time from the target's answer to the arrival of its request at the sink (a histogram of 1.6 %% resolution); the sink answers %s. A run with samples missing has no freshness (–): the samples that never arrived would be among its slowest.\n\n", sinkAnswer(o.sinkLatency))
 
 	labels := subjectLabels(o)
 	base := o.baseline
 	if !contains(labels, base) {
 		base = labels[0]
 	}
-	p("Means over rounds (freshness max: the largest); ratios are per round against `%s` in the same round, then averaged (min–max):\n\n", base)
+	p("Means over rounds (freshness max: the largest; freshness only of the runs that have it); ratios are per round against `%s` in the same round, then averaged (min–max):\n\n", base)
 	p("| subject | all delivered |")
 	for _, mt := range metrics {
 		p(" %s | ratio |", mt.name)
@@ -189,16 +227,18 @@ func renderSection(o options, m machine, results []runResult) string {
 		if r.Rejected > 0 || r.Unattributed > 0 {
 			note += fmt.Sprintf(" rejected %d %v, unattributed %d", r.Rejected, r.RejectionsSeen, r.Unattributed)
 		}
-		if got := r.Freshness.Samples; got != r.Delivered+r.Extra {
+		if why := freshnessLeftOut(r); why != "" {
+			note += " " + why
+		} else if got := r.Freshness.Samples; got != r.Delivered+r.Extra {
 			note += fmt.Sprintf(" freshness of %d samples", got)
 		}
 		if r.Err != "" {
 			note += " error: " + strings.ReplaceAll(firstLine(r.Err), "|", "/")
 		}
-		p("| %d | `%s` | %.2f→%.2f | %.1f | %d | %d | %d | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d | %d | %d | %.1f | %.0f | %.0f | %.0f | %s |\n",
+		p("| %d | `%s` | %.2f→%.2f | %.1f | %d | %d | %d | %d | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d | %d | %d | %.1f | %s | %s | %s | %s |\n",
 			r.Round, r.Subject, r.Load1[0], r.Load1[1], r.Window.Seconds(), r.Scrapes, r.Served, r.Delivered, r.Missing, r.Extra,
 			r.CPU.Seconds(), r.CPUPerMillion(), mib(r.RSSMedian), mib(r.RSSMax), mib(r.HWM), r.Series, r.WireBytes, r.WireSamples, r.BytesPerSample(),
-			r.FreshnessP50(), r.FreshnessP99(), r.FreshnessMax(), strings.TrimSpace(note))
+			fmtMS(freshnessP50(r)), fmtMS(freshnessP99(r)), fmtMS(freshnessMax(r)), strings.TrimSpace(note))
 	}
 	return b.String()
 }
@@ -245,18 +285,25 @@ func deliveredCell(runs []runResult) string {
 	return fmt.Sprintf("**NO** (%d/%d)", delivered, served)
 }
 
+// mean is the mean of f over the runs where it is not NaN; NaN when there
+// are none.
 func mean(runs []runResult, f func(runResult) float64) float64 {
-	if len(runs) == 0 {
+	var s float64
+	n := 0
+	for _, r := range runs {
+		if x := f(r); !math.IsNaN(x) {
+			s += x
+			n++
+		}
+	}
+	if n == 0 {
 		return math.NaN()
 	}
-	var s float64
-	for _, r := range runs {
-		s += f(r)
-	}
-	return s / float64(len(runs))
+	return s / float64(n)
 }
 
-// pairs returns f(a)/f(b) for every round in which both a and b were measured.
+// pairs returns f(a)/f(b) for every round in which both a and b were
+// measured and the ratio is a number (neither value NaN, f(b) not 0).
 func pairs(results []runResult, a, b string, f func(runResult) float64) []float64 {
 	var out []float64
 	for _, ra := range results {
@@ -265,7 +312,9 @@ func pairs(results []runResult, a, b string, f func(runResult) float64) []float6
 		}
 		for _, rb := range results {
 			if rb.Subject == b && rb.Round == ra.Round && rb.Served > 0 {
-				out = append(out, f(ra)/f(rb))
+				if q := f(ra) / f(rb); !math.IsNaN(q) && !math.IsInf(q, 0) {
+					out = append(out, q)
+				}
 			}
 		}
 	}
@@ -314,6 +363,14 @@ func fmtVal(v float64) string {
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// fmtMS is a millisecond cell of the raw table: "–" for NaN.
+func fmtMS(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 func contains(ss []string, s string) bool {

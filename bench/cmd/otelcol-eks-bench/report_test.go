@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +79,33 @@ func TestFreshnessColumns(t *testing.T) {
 	// A run whose freshness covers other samples than it delivered says so.
 	results[0].Freshness.Samples--
 	require.Contains(t, renderSection(o, machine{}, results), "| 500 | 1000 | 1100 | freshness of 999999 samples |\n")
+	results[0].Freshness.Samples++
+
+	// A run with samples missing has no freshness: the samples that never
+	// arrived are absent from its histogram and from its delivered count
+	// alike, so only the note tells. Means, the worst and ratios skip it.
+	lossy := slices.Clone(results)
+	lossy[2].Delivered -= 1000
+	lossy[2].Missing = 1000
+	lossy[2].Freshness.Samples = lossy[2].Delivered
+	text = renderSection(o, machine{}, lossy)
+	require.Contains(t, text, "| `col` | **NO** (1999000/2000000) |")
+	require.Contains(t, text, "| 500 | 5.00× | 1000 | 5.00× | 1100 | 3.67× |\n")
+	require.Contains(t, text, "| – | – | – | freshness left out: 1000 samples missing |\n")
+
+	// Unattributed samples alone (values no scrape served) leave it whole.
+	unattributed := slices.Clone(results)
+	unattributed[1].Unattributed = 5
+	require.Contains(t, renderSection(o, machine{}, unattributed), "| 100 | 200 | 300 | rejected 0 map[], unattributed 5 |\n")
+
+	// A run that measured none has no freshness either: its zeros would
+	// drag the mean down and make the ratios infinite.
+	empty := slices.Clone(results)
+	empty[3].Freshness = rwsink.Freshness{}
+	text = renderSection(o, machine{}, empty)
+	require.Contains(t, text, "| 100 | 1 | 200 | 1 | 300 | 1 |\n")
+	require.Contains(t, text, "| 600 | 5.00× | 1100 | 5.00× | 1500 | 3.67× |\n")
+	require.Contains(t, text, "| – | – | – | freshness left out: no sample measured |\n")
+	require.NotContains(t, text, "Inf")
+	require.NotContains(t, text, "NaN")
 }

@@ -58,7 +58,9 @@ type Stats struct {
 	// UpstreamErrors counts forwards that got no answer (answered 502).
 	UpstreamErrors int64
 	// Repeats counts requests whose body equals an earlier request's: the
-	// sender retried (or re-sent) it.
+	// sender retried (or re-sent) it. A request in flight when Refuse is
+	// set was counted before its connection was closed, so its retry is a
+	// repeat too, whether or not the upstream stored it.
 	Repeats int64
 	// Attempts counts the requests received with each body, by the body's
 	// SHA-256: how often each was sent.
@@ -158,9 +160,10 @@ func (p *Proxy) Fault() Fault {
 }
 
 // Set applies f to every request from now on. Switching to Refuse closes
-// the listener and every open connection (requests in flight fail);
-// switching away from it listens again on the same address. Set fails only
-// when that address cannot be bound again within a few seconds.
+// the listener and every open connection (requests in flight fail, but
+// stay counted: see Stats.Repeats); switching away from it listens again
+// on the same address. Set fails only when that address cannot be bound
+// again within a few seconds.
 func (p *Proxy) Set(f Fault) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
